@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 from core import lexicon
 
 DEMO_CATALOG = Path(__file__).parent / "data" / "demo"
+_NEGATIVE = {"no", "none", "false", "n", "0", "not applicable", "na", "n/a", "无", "否", "不", "没有", "不支持"}
 
 
 class CatalogError(ValueError):
@@ -59,9 +60,16 @@ class Product:
     def category_in(self, lang: str) -> str:
         return self.category_zh if lang == "zh" and self.category_zh else self.category
 
-    def text(self) -> str:
-        """All searchable text, both languages."""
-        attrs = " ".join(f"{k} {v}" for k, v in self.attributes.items())
+    def text(self, *, affirmed_only: bool = False) -> str:
+        """All searchable text, both languages.
+
+        ``affirmed_only`` leaves out attributes answered in the negative ("Water
+        Resistant: No"), so reading features from the text does not claim them.
+        """
+        attrs = " ".join(
+            f"{k} {v}" for k, v in self.attributes.items()
+            if not (affirmed_only and v.strip().lower() in _NEGATIVE)
+        )
         return " ".join(
             part
             for part in (
@@ -118,7 +126,7 @@ class Product:
             stock=stock, **text_fields,
         )
         # Features a customer can ask for: those the shop declared plus those its text names.
-        found = lexicon.features_in(product.text())
+        found = lexicon.features_in(product.text(affirmed_only=True))
         features = tuple(dict.fromkeys([f for f in declared if f in lexicon.FEATURES] + found))
         return replace(product, features=features)
 

@@ -56,34 +56,28 @@ FEATURES: dict[str, Feature] = {
     "open_ear": Feature("open-ear", "开放式", ("open-ear", "open ear", "bone conduction", "骨传导", "开放式")),
 }
 
-# Lower-case term -> feature key, longest terms first so "noise cancelling" wins over "noise".
-_TERM_TO_FEATURE = sorted(
-    ((term, key) for key, f in FEATURES.items() for term in f.terms),
-    key=lambda kv: -len(kv[0]),
-)
+# Lower-case term -> feature key.  One alternation, longest terms first so "noise cancelling"
+# wins over shorter terms; ASCII terms must match whole words ("run" must not match
+# "brunch"), Chinese terms have no word boundaries and match as substrings.
+_TERM_TO_FEATURE = {term: key for key, f in FEATURES.items() for term in f.terms}
 _ASCII_WORD = re.compile(r"^[a-z0-9][a-z0-9 \-]*$")
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    # ASCII terms must match whole words ("run" must not match "brunch"); Chinese terms
-    # have no word boundaries, so they match as substrings.
+def _term_pattern(term: str) -> str:
     if _ASCII_WORD.match(term):
-        return re.compile(r"(?<![a-z0-9])" + re.escape(term) + r"(?![a-z0-9])")
-    return re.compile(re.escape(term))
+        return r"(?<![a-z0-9])" + re.escape(term) + r"(?![a-z0-9])"
+    return re.escape(term)
 
 
-_PATTERNS = [(_term_pattern(term), key) for term, key in _TERM_TO_FEATURE]
+_FEATURE_PATTERN = re.compile(
+    "|".join(_term_pattern(t) for t in sorted(_TERM_TO_FEATURE, key=lambda t: -len(t)))
+)
 
 
 def features_in(text: str) -> list[str]:
     """Feature keys named anywhere in ``text``, in first-seen order."""
-    lowered = text.lower()
-    found: dict[str, int] = {}
-    for pattern, key in _PATTERNS:
-        m = pattern.search(lowered)
-        if m and (key not in found or m.start() < found[key]):
-            found[key] = m.start()
-    return sorted(found, key=found.__getitem__)
+    found = (_TERM_TO_FEATURE[m.group(0)] for m in _FEATURE_PATTERN.finditer(text.lower()))
+    return list(dict.fromkeys(found))
 
 
 def feature_name(key: str, lang: str) -> str:

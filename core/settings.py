@@ -1,0 +1,141 @@
+"""Settings: one frozen object, built once from the environment (and an optional TOML file).
+
+Every setting is an environment variable ``DAOGOU_<NAME>``; ``REDIS_URL`` names Redis.
+``DAOGOU_CONFIG`` may name a TOML file whose top-level keys are the same names in lower
+case (``session_ttl = 3600``); the environment wins over the file.  Nothing reads the
+environment at import time: callers pass a mapping, tests pass their own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+class SettingsError(ValueError):
+    """A setting with an unusable value; the message names the variable and what it expects."""
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError
+    return number
+
+
+def _lang(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("zh", "en"):
+        raise ValueError
+    return value
+
+
+def _currency(value: str) -> str:
+    value = value.strip().upper()
+    if not (len(value) == 3 and value.isalpha()):
+        raise ValueError
+    return value
+
+
+def _log_level(value: str) -> str:
+    value = value.strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError
+    return value
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _optional_text(value: str) -> str | None:
+    return value.strip() or None
+
+
+# name -> (parser, what it expects, documentation).  The README's table lists the same.
+_SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
+    "redis_url": (_optional_text, "a redis:// URL", "Redis server; unset: the terminal chat starts an embedded one"),
+    "catalog": (_optional_text, "a path", "catalog directory or JSONL file; unset: the bundled demo catalog"),
+    "currency": (_currency, "a 3-letter currency code", "the shop's currency"),
+    "default_lang": (_lang, "zh or en", "reply language before a customer has written any words"),
+    "session_ttl": (_positive_int, "whole seconds > 0", "idle time after which a session is forgotten"),
+    "history_limit": (_positive_int, "a whole number > 0", "recent messages kept in a session"),
+    "results": (_positive_int, "a whole number from 1 to 10", "products shown per result list"),
+    "max_message_chars": (_positive_int, "a whole number > 0", "longer messages are cut to this length"),
+    "turn_lease_ms": (_positive_int, "whole milliseconds > 0", "how long a crashed process can hold a user's turn"),
+    "dedup_ttl": (_positive_int, "whole seconds > 0", "how long a platform message id is remembered"),
+    "events_maxlen": (_positive_int, "a whole number > 0", "approximate length cap of the event stream"),
+    "redis_pool": (_positive_int, "a whole number > 0", "Redis connections per process"),
+    "key_prefix": (_text, "text", "prefix of every Redis key"),
+    "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR", "logging level"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    catalog: str | None = None
+    currency: str = "CNY"
+    default_lang: str = "en"
+    session_ttl: int = 7 * 24 * 3600
+    history_limit: int = 20
+    results: int = 5
+    max_message_chars: int = 2000
+    turn_lease_ms: int = 30_000
+    dedup_ttl: int = 24 * 3600
+    events_maxlen: int = 1_000_000
+    redis_pool: int = 50
+    key_prefix: str = "daogou"
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.results <= 10:
+            raise SettingsError(f"DAOGOU_RESULTS must be a whole number from 1 to 10, got {self.results}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        """Build settings from ``environ`` (pass ``os.environ`` at the edge) and DAOGOU_CONFIG."""
+        raw: dict[str, str] = {}
+        config_path = environ.get("DAOGOU_CONFIG")
+        if config_path:
+            raw.update(_read_config_file(Path(config_path)))
+        for name in _SPEC:
+            var = env_name(name)
+            if var in environ:
+                raw[name] = environ[var]
+        values: dict[str, Any] = {}
+        for name, text in raw.items():
+            parser, expects, _ = _SPEC[name]
+            try:
+                values[name] = parser(str(text))
+            except ValueError:
+                raise SettingsError(f"{env_name(name)} must be {expects}, got {text!r}") from None
+        return cls(**values)
+
+
+def env_name(name: str) -> str:
+    return "REDIS_URL" if name == "redis_url" else f"DAOGOU_{name.upper()}"
+
+
+def _read_config_file(path: Path) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"DAOGOU_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"DAOGOU_CONFIG: {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(_SPEC))
+    if unknown:
+        raise SettingsError(f"DAOGOU_CONFIG: unknown setting(s) in {path}: {', '.join(unknown)}")
+    return {k: str(v) for k, v in data.items()}
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(variable, default, expects, meaning) for every setting, for help text and the README."""
+    defaults = {f.name: f.default for f in fields(Settings)}
+    return [
+        (env_name(name), "" if defaults[name] is None else str(defaults[name]), expects, doc)
+        for name, (_, expects, doc) in _SPEC.items()
+    ]
