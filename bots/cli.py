@@ -1,6 +1,85 @@
-"""The ``daogou`` command."""
+"""The ``daogou`` command: ``daogou chat``, ``daogou catalog import``, ``daogou settings``."""
+
 from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import replace
+
+from core.settings import Settings, SettingsError, describe
 
 
 def main(argv: list[str] | None = None) -> int:
-    raise SystemExit("daogou: not wired yet")
+    parser = argparse.ArgumentParser(prog="daogou", description="daogou — a shopping-guide assistant")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="chat in the terminal (embedded Redis unless REDIS_URL is set)")
+    chat.add_argument("--jsonl", action="store_true", help="read JSON lines on stdin, answer one JSON line each")
+    chat.add_argument("--user", default="local", help="user id of this conversation (default: local)")
+    chat.add_argument("--catalog", help="catalog directory or JSONL file (default: DAOGOU_CATALOG or the demo)")
+
+    catalog = commands.add_parser("catalog", help="catalog tools")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    importer = catalog_commands.add_parser("import", help="import a CSV, JSONL, Shopify or Google Merchant export")
+    from core import catalog_import
+
+    catalog_import.add_arguments(importer)
+
+    commands.add_parser("settings", help="list every setting with its default")
+
+    args = parser.parse_args(argv)
+    if args.command == "settings":
+        for var, default, expects, doc in describe():
+            print(f"{var:28} {default or '(unset)':12} {doc} ({expects})")
+        return 0
+    if args.command == "catalog":
+        return catalog_import.run(args)
+    try:
+        environ = dict(os.environ)
+        if args.catalog:
+            environ["DAOGOU_CATALOG"] = args.catalog
+        settings = Settings.from_env(environ)
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level if args.jsonl else max(logging.WARNING, logging.getLevelName(settings.log_level)),
+        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return asyncio.run(_chat(settings, jsonl=args.jsonl, user=args.user))
+
+
+async def _chat(settings: Settings, *, jsonl: bool, user: str) -> int:
+    from bots import terminal
+    from core.app import build_app
+    from core.catalog import CatalogError
+    from core.redis_conn import EmbeddedRedis
+
+    embedded = None
+    if not settings.redis_url:
+        embedded = EmbeddedRedis().start()
+        settings = replace(settings, redis_url=embedded.url)
+    try:
+        try:
+            app = build_app(settings)
+        except CatalogError as exc:
+            print(f"daogou: cannot load the catalog: {exc}", file=sys.stderr)
+            return 2
+        try:
+            if jsonl:
+                await terminal.run_jsonl(app.dialogue, user=user, stdin=sys.stdin, stdout=sys.stdout)
+            else:
+                await terminal.run_interactive(app.dialogue, user=user)
+        finally:
+            await app.stop()
+    finally:
+        if embedded:
+            embedded.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

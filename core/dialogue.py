@@ -1,0 +1,177 @@
+"""The dialogue manager: the one entry point every adapter calls.
+
+``handle`` takes one ``Inbound`` and returns the replies for it.  It holds the user's turn
+(one message at a time per user, in arrival order, across processes), drops re-delivered
+messages, loads the session, understands the message, lets the policy decide, and writes
+the session back.  It never raises for anything a customer can send, and when Redis is
+unreachable it answers with an apology and keeps serving once Redis is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+from redis.exceptions import RedisError
+
+from core.intents import Intent, Understanding
+from core.messages import Inbound, Outcome, Reply
+from core.policy import Policy, Turn
+from core.recommender import Recommender
+from core.session import Session
+from core.settings import Settings
+from core.store import ConflictError, SessionStore
+from core.understanding import Context, understand
+from core.wording import t
+
+log = logging.getLogger(__name__)
+
+_WORDS = re.compile(r"[A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_MAX_ACTION = 200
+_PRODUCT_ACTIONS = {"details": Intent.DETAILS, "similar": Intent.MORE, "like": Intent.LIKE, "dislike": Intent.DISLIKE}
+_SIMPLE_ACTIONS = {"more": Intent.MORE, "human": Intent.HUMAN, "reset": Intent.RESET, "help": Intent.HELP}
+
+
+def clean_text(text: str, limit: int) -> tuple[str, bool]:
+    """Printable text of at most ``limit`` characters, and whether it was cut.
+
+    Lone surrogates (invalid UTF-16 halves some platforms let through) and control
+    characters are dropped; the result is always encodable as UTF-8.
+    """
+    text = text.encode("utf-8", "ignore").decode("utf-8") if _has_surrogates(text) else text
+    truncated = len(text) > limit * 2
+    text = text[: limit * 2]  # bound the work before normalizing
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text, truncated = text[:limit], True
+    return text, truncated
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _reply_lang(text: str, session: Session) -> str:
+    """Answer in the language the customer writes in.  Wordless messages ("👍", "2") keep
+    the session's language, and so do a few Latin words ("ok", "iPhone 15") from a
+    customer who chose Chinese."""
+    if _CJK.search(text):
+        return "zh"
+    if not _WORDS.search(text):
+        return session.lang
+    if session.lang_chosen and session.lang == "zh" and len(re.findall(r"[A-Za-z]+", text)) < 3:
+        return "zh"
+    return "en"
+
+
+def _lang_code(hint: str) -> str:
+    hint = (hint or "").lower()
+    return "zh" if hint.startswith("zh") else "en" if hint.startswith("en") else ""
+
+
+class DialogueManager:
+    def __init__(self, store: SessionStore, recommender: Recommender, settings: Settings) -> None:
+        self.store = store
+        self.recommender = recommender
+        self.settings = settings
+        self.policy = Policy(recommender, settings)
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        """Handle one customer message; called by every adapter for every update."""
+        user = inbound.user_key
+        try:
+            async with self.store.turn(user):
+                if await self.store.is_duplicate(user, inbound.message_id):
+                    log.info("duplicate message %s of %s ignored", inbound.message_id, user)
+                    return Outcome(duplicate=True)
+                for _attempt in range(3):
+                    try:
+                        return await self._turn(inbound)
+                    except ConflictError:
+                        log.warning("session of %s changed during a turn; redoing it", user)
+                raise RuntimeError(f"session of {user} kept changing during its turn")
+        except (RedisError, OSError) as exc:
+            log.error("storage unavailable while handling a message of %s: %s", user, exc)
+            return Outcome([Reply(t("unavailable", self._fallback_lang(inbound)), kind="error")])
+
+    async def _turn(self, inbound: Inbound) -> Outcome:
+        user = inbound.user_key
+        hint = _lang_code(inbound.lang) or self.settings.default_lang
+        loaded = await self.store.load(user, lang=hint)
+        session = loaded.session
+        replies: list[Reply] = []
+        if loaded.status == "corrupt":
+            replies.append(Reply(t("corrupt", session.lang), kind="notice"))
+
+        if inbound.action:
+            turn = await self._action(session, inbound.action)
+            label, _ = clean_text(inbound.action, _MAX_ACTION)
+            session.remember("user", f"[{label}]", self.settings.history_limit)
+        else:
+            text, truncated = clean_text(inbound.text, self.settings.max_message_chars)
+            session.lang = _reply_lang(text, session)
+            if truncated:
+                replies.append(Reply(t("truncated", session.lang, n=self.settings.max_message_chars), kind="notice"))
+            und = self._understand(session, text)
+            turn = await self.policy.respond(session, und)
+            if text:
+                session.remember("user", text, self.settings.history_limit)
+
+        replies.extend(turn.replies)
+        if turn.forget:
+            await self.store.forget(user)
+            return Outcome(replies)
+        session.turns += 1
+        for reply in turn.replies:
+            session.remember("bot", reply.text, self.settings.history_limit)
+        await self.store.save(user, session, rev=loaded.rev, message_id=inbound.message_id)
+        await self.store.append_events(user, [{**e, "data": {**e["data"], "platform": inbound.platform}}
+                                              for e in turn.events])
+        return Outcome(replies)
+
+    def _understand(self, session: Session, text: str) -> Understanding:
+        context = Context(
+            has_results=bool(session.last_results),
+            result_count=len(session.last_results),
+            awaiting="need" if session.state == "clarifying" else None,
+        )
+        return understand(text, self.recommender.catalog, lang_hint=session.lang, context=context)
+
+    async def _action(self, session: Session, action: str) -> Turn:
+        """A button press.  Anything not a button we could have sent changes nothing."""
+        lang = session.lang
+        name, _, arg = action[:_MAX_ACTION + 1].partition(":")
+        invalid = Turn(replies=[Reply(t("unknown_action", lang), kind="notice")])
+        if len(action) > _MAX_ACTION:
+            return invalid
+        if name in _PRODUCT_ACTIONS:
+            # Only products this customer was shown: a forged id must not act on the catalog.
+            if arg not in session.shown or self.recommender.catalog.get(arg) is None:
+                return invalid
+            return await self.policy.respond(session, Understanding(_PRODUCT_ACTIONS[name], lang=lang), [arg])
+        if name == "cheaper" and not arg:
+            return await self.policy.respond(session, Understanding(Intent.REFINE, lang=lang, cheaper=True))
+        if name == "other_brand" and not arg:
+            return await self.policy.other_brand(session)
+        if name in _SIMPLE_ACTIONS and not arg:
+            return await self.policy.respond(session, Understanding(_SIMPLE_ACTIONS[name], lang=lang))
+        if name == "category" and arg in self.recommender.catalog.categories:
+            return await self.policy.search_category(session, arg)
+        if name == "lang" and arg in ("zh", "en"):
+            return await self.policy.respond(session, Understanding(Intent.LANG, lang=lang, new_lang=arg))
+        return invalid
+
+    def _fallback_lang(self, inbound: Inbound) -> str:
+        if _CJK.search(inbound.text or ""):
+            return "zh"
+        if _WORDS.search(inbound.text or ""):
+            return "en"
+        return _lang_code(inbound.lang) or self.settings.default_lang
