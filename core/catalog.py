@@ -171,6 +171,11 @@ class Catalog:
                     self.brand_aliases[alias.lower()] = known[canonical.lower()]
         for brand in self.brands:
             self.brand_aliases[brand.lower()] = brand
+        # The Chinese name to say a brand by ("索尼" for Sony), where the lexicon has one.
+        self.brand_zh: dict[str, str] = {}
+        for alias, brand in self.brand_aliases.items():
+            if brand not in self.brand_zh and any("\u4e00" <= ch <= "\u9fff" for ch in alias):
+                self.brand_zh[brand] = alias
         self.currency = self.products[0].currency if self.products else "CNY"
 
     def __len__(self) -> int:
@@ -178,6 +183,9 @@ class Catalog:
 
     def get(self, product_id: str) -> Product | None:
         return self.by_id.get(product_id)
+
+    def brand_name(self, brand: str, lang: str) -> str:
+        return self.brand_zh.get(brand, brand) if lang == "zh" else brand
 
 
 def load_catalog(path: str | Path | None = None, *, currency: str = "CNY") -> Catalog:

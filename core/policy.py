@@ -58,7 +58,8 @@ class Policy:
         turn = Turn()
         lang = session.lang
         intent = und.intent
-        ids = targets if targets is not None else self._positions_to_ids(session, und.positions)
+        positions = und.positions if und.similar_to is None else (und.similar_to,)
+        ids = targets if targets is not None else self._positions_to_ids(session, positions)
         if isinstance(ids, Reply):  # a position outside the list
             turn.replies.append(ids)
             return turn
@@ -165,11 +166,11 @@ class Policy:
         if und.exclude_brands:
             prefs.exclude_brands = _merge(prefs.exclude_brands, und.exclude_brands)
             prefs.brands = [b for b in prefs.brands if b not in und.exclude_brands]
-            header.append(t("excluded", lang, brands=wording.join(list(und.exclude_brands), lang)))
+            header.append(t("excluded", lang, brands=self._brands(und.exclude_brands, lang)))
         if und.brands:
             prefs.brands = list(und.brands)
             prefs.exclude_brands = [b for b in prefs.exclude_brands if b not in und.brands]
-            header.append(t("only_brands", lang, brands=wording.join(list(und.brands), lang)))
+            header.append(t("only_brands", lang, brands=self._brands(und.brands, lang)))
         if und.price_min is not None or und.price_max is not None:
             prefs.price_min, prefs.price_max = und.price_min, und.price_max
             prefs.cheaper_than = prefs.pricier_than = None
@@ -324,8 +325,11 @@ class Policy:
         from core.lexicon import FEATURES
 
         feature_terms = {term for f in hit.matched_features for term in FEATURES[f].terms}
+        # Words that only restate the category ("耳机", "earbuds") say nothing the header didn't.
+        info = self.catalog.categories.get(product.category)
+        category_words = " ".join([product.category, product.category_zh, *(info.aliases if info else ())]).lower()
         terms = [w for w in hit.matched_terms if w.lower() not in feature_terms
-                 and (session.lang == "zh" or w.isascii())]
+                 and w.lower() not in category_words and (session.lang == "zh" or w.isascii())]
         like = next((p for p in liked if p.id != product.id and p.brand == product.brand
                      and p.category == product.category), None)
         return wording.reason(
@@ -393,6 +397,9 @@ class Policy:
         return ids
 
     # --- small helpers ----------------------------------------------------------------
+
+    def _brands(self, brands: tuple[str, ...], lang: str) -> str:
+        return wording.join([self.catalog.brand_name(b, lang) for b in brands], lang)
 
     def _top_categories(self) -> list[str]:
         counts: dict[str, int] = {}

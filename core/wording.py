@@ -195,13 +195,14 @@ def reason(
         parts.append(t("matches", lang, terms=" ".join(terms[:4])))
     if brands and product.brand in brands:
         parts.append(t("brand_asked", lang, brand=product.brand))
-    if price_max is not None and product.price <= price_max:
+    cheaper = cheaper_than is not None and product.price < cheaper_than
+    if price_max is not None and product.price <= price_max and not cheaper:
         if price_min is not None:
             parts.append(t("in_range", lang, low=price(price_min, product.currency),
                            high=price(price_max, product.currency)))
         else:
             parts.append(t("within_budget", lang, limit=price(price_max, product.currency)))
-    if cheaper_than is not None and product.price < cheaper_than:
+    if cheaper:
         parts.append(t("cheaper_than", lang, limit=price(cheaper_than, product.currency)))
     if liked_like:
         parts.append(t("like_liked", lang, what=liked_like))
