@@ -123,7 +123,10 @@ class Product:
             id=pid, title=title, price=round(price, 2),
             currency=str(row.get("currency") or currency).strip().upper(),
             attributes={str(k): str(v) for k, v in attributes.items()},
-            stock=stock, **text_fields,
+            stock=stock, brand=text_fields["brand"], category=text_fields["category"],
+            description=text_fields["description"], title_zh=text_fields["title_zh"],
+            description_zh=text_fields["description_zh"], category_zh=text_fields["category_zh"],
+            image_url=text_fields["image_url"], url=text_fields["url"],
         )
         # Features a customer can ask for: those the shop declared plus those its text names.
         found = lexicon.features_in(product.text(affirmed_only=True))
@@ -161,14 +164,11 @@ class Catalog:
         # alias (lower-cased) -> canonical brand; built-in Chinese names first, the shop's own win.
         self.brand_aliases: dict[str, str] = {}
         known = {b.lower(): b for b in self.brands}
-        for canonical, aliases in lexicon.BRAND_ALIASES.items():
-            if canonical.lower() in known:
-                for alias in aliases:
-                    self.brand_aliases[alias.lower()] = known[canonical.lower()]
-        for canonical, aliases in (brand_aliases or {}).items():
-            if canonical.lower() in known:
-                for alias in aliases:
-                    self.brand_aliases[alias.lower()] = known[canonical.lower()]
+        for table in (lexicon.BRAND_ALIASES, brand_aliases or {}):
+            for canonical, names in table.items():
+                if canonical.lower() in known:
+                    for alias in names:
+                        self.brand_aliases[alias.lower()] = known[canonical.lower()]
         for brand in self.brands:
             self.brand_aliases[brand.lower()] = brand
         # The Chinese name to say a brand by ("索尼" for Sony), where the lexicon has one.

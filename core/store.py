@@ -208,7 +208,7 @@ class SessionStore:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:
-                fields = {"type": event["type"], "user": user, "ts": f"{time.time():.3f}",
+                fields: dict[Any, Any] = {"type": event["type"], "user": user, "ts": f"{time.time():.3f}",
                           "data": json.dumps(event.get("data", {}), ensure_ascii=False)}
                 pipe.xadd(self.events_key, fields, maxlen=self.settings.events_maxlen, approximate=True)
             await pipe.execute()
@@ -218,15 +218,18 @@ class SessionStore:
         await self.redis.delete(self.key(user, "session"), self.key(user, "seen"))
         removed = 0
         start = "-"
-        encoded = user.encode()
         while True:
             batch = await self.redis.xrange(self.events_key, min=start, count=1000)
             if not batch:
                 break
-            ids = [entry_id for entry_id, fields in batch if fields.get(b"user") == encoded]
+            ids = [_text(entry_id) for entry_id, fields in batch if fields and _text(fields.get(b"user")) == user]
             if ids:
                 removed += await self.redis.xdel(self.events_key, *ids)
             if len(batch) < 1000:
                 break
-            start = "(" + batch[-1][0].decode()
+            start = "(" + _text(batch[-1][0])
         return removed
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""

@@ -168,13 +168,14 @@ def budget_phrase(low: float | None, high: float | None, currency: str, lang: st
     """ ", under ¥500" / "，500元以内" style suffix for result headers; empty without a budget."""
     if low is None and high is None:
         return ""
-    if lang == "zh":
-        if low is not None and high is not None:
-            return f"，{price(low, currency)}–{price(high, currency)}"
-        return f"，{price(high, currency)}以内" if high is not None else f"，{price(low, currency)}以上"
     if low is not None and high is not None:
+        if lang == "zh":
+            return f"，{price(low, currency)}–{price(high, currency)}"
         return f" between {price(low, currency)} and {price(high, currency)}"
-    return f" under {price(high, currency)}" if high is not None else f" over {price(low, currency)}"
+    if high is not None:
+        return f"，{price(high, currency)}以内" if lang == "zh" else f" under {price(high, currency)}"
+    assert low is not None
+    return f"，{price(low, currency)}以上" if lang == "zh" else f" over {price(low, currency)}"
 
 
 def reason(
@@ -202,7 +203,7 @@ def reason(
                            high=price(price_max, product.currency)))
         else:
             parts.append(t("within_budget", lang, limit=price(price_max, product.currency)))
-    if cheaper:
+    if cheaper and cheaper_than is not None:
         parts.append(t("cheaper_than", lang, limit=price(cheaper_than, product.currency)))
     if liked_like:
         parts.append(t("like_liked", lang, what=liked_like))
