@@ -91,8 +91,11 @@ def render(reply: Reply) -> str:
         if card.url:
             lines.append(f"      {card.url}")
     if reply.products and reply.kind == "results":
-        ids = " ".join(f"!details:{c.id}" for c in reply.products[:2])
-        lines.append(f"      (say \"tell me more about 1\", or press {ids} …)")
+        first = reply.products[0].id
+        zh = any("\u4e00" <= ch <= "\u9fff" for ch in reply.text)
+        hint = (f"（可以说\u201c第一个详细说说\u201d\u201c对比一下1和2\u201d，或按 !details:{first}）" if zh
+                else f"(say \"tell me more about 1\" or \"compare 1 and 2\", or press !details:{first})")
+        lines.append("      " + hint)
     if reply.buttons:
         lines.append("  buttons: " + "  ".join(f"[{b.label} → !{b.action}]" for b in reply.buttons))
     return "\n".join(lines)
