@@ -56,13 +56,14 @@ TEXTS: dict[str, dict[str, str]] = {
               "You could try another category or drop a filter.",
         "zh": "抱歉，没有比{limit}更便宜又符合要求的商品了。可以换个类别或放宽条件试试。",
     },
-    "results_pricier": {"en": "Here are {n} higher-end options:", "zh": "这{n}款档次更高一些："},
+    "results_pricier": {"en": "Here {are} {n} higher-end option{s}, above {limit}:",
+                        "zh": "这{n}款档次更高，都在{limit}以上："},
     "nothing_pricier": {
         "en": "That's the top of our range for this — nothing above {limit} matches.",
         "zh": "这已经是这一类里最高端的了，没有高于{limit}的匹配商品。",
     },
-    "results_more": {"en": "Here are {n} more:", "zh": "再给你看{n}款："},
-    "results_similar": {"en": "Here are {n} similar to {title}:", "zh": "和{title}类似的{n}款："},
+    "results_more": {"en": "Here {are} {n} more:", "zh": "再给你看{n}款："},
+    "results_similar": {"en": "Here {are} {n} similar to {title}:", "zh": "和{title}类似的{n}款："},
     "no_more": {
         "en": "That's everything I have that fits. Want to change the budget or look at something else?",
         "zh": "符合条件的都给你看过了。要调整预算或者看看别的吗？",

@@ -204,3 +204,20 @@ async def test_two_hundred_users_in_parallel(app) -> None:
                            for n, c in enumerate(chats)))
     assert all(c.products() for c in chats)
     assert all(p.price <= 800 for c in chats[::2] for p in c.products())
+
+
+async def test_more_expensive_is_above_everything_shown(chat: Chat) -> None:
+    await chat.say("推荐一款手机，三千以内")
+    ceiling = max(p.price for p in chat.products())
+    await chat.say("贵一点的")
+    assert chat.products() and all(p.price > ceiling for p in chat.products())
+    assert "以上" in chat.text()
+
+
+async def test_references_without_a_number(chat: Chat) -> None:
+    await chat.say("bluetooth speaker")
+    shown = chat.products()
+    await chat.say("compare them")
+    assert chat.last[0].kind == "compare" and len(chat.last[0].products) == len(shown)
+    await chat.say("tell me more")
+    assert chat.last[0].kind == "notice" and "1 to 5" in chat.text()
