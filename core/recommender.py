@@ -38,6 +38,7 @@ class SearchRequest:
     disliked: tuple[str, ...] = ()
     in_stock_only: bool = True
     limit: int = 5
+    diverse: bool = True  # cap brands and collapse variants; evaluation turns it off
 
 
 @dataclass(frozen=True)
