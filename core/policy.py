@@ -19,6 +19,7 @@ from core.recommender import Hit, Recommender, SearchRequest
 from core.session import Session
 from core.settings import Settings
 from core.wording import price, t
+from core.writers import Pick, TemplateWriter, Writer
 
 # Words that say "I want something" without saying what; a need made only of these is too
 # vague to search and earns one clarifying question.
@@ -45,9 +46,10 @@ class Turn:
 
 
 class Policy:
-    def __init__(self, recommender: Recommender, settings: Settings) -> None:
+    def __init__(self, recommender: Recommender, settings: Settings, writer: Writer | None = None) -> None:
         self.recommender = recommender
         self.settings = settings
+        self.writer = writer or TemplateWriter()
 
     @property
     def catalog(self):  # type: ignore[no-untyped-def]
@@ -136,7 +138,7 @@ class Policy:
             return
         session.state = "browsing"
         hits = await self._find(session, exclude_shown=False, cheap=und.cheap)
-        self._show(session, hits, turn, header=None)
+        await self._show(session, hits, turn, header=None)
 
     def _too_vague(self, und: Understanding) -> bool:
         if und.category or und.features or und.brands:
@@ -181,7 +183,7 @@ class Policy:
         if und.query and not (und.exclude_brands or und.brands):
             prefs.query = " ".join(dict.fromkeys((prefs.query + " " + und.query).split()))
         hits = await self._find(session, exclude_shown=False, cheap=und.cheap)
-        self._show(session, hits, turn, header=" ".join(header) or None)
+        await self._show(session, hits, turn, header=" ".join(header) or None)
 
     async def _cheaper(self, session: Session, turn: Turn) -> None:
         await self._relative(session, turn, cheaper=True)
@@ -218,7 +220,7 @@ class Policy:
                                       kind="notice"))
             return
         key = "results_cheaper" if cheaper else "results_pricier"
-        self._show(session, hits, turn, header=t(key, lang, n=len(hits), limit=limit))
+        await self._show(session, hits, turn, header=t(key, lang, n=len(hits), limit=limit))
 
     async def _more(self, session: Session, und: Understanding, ids: list[str], turn: Turn) -> None:
         lang = session.lang
@@ -237,7 +239,7 @@ class Policy:
             header = t("results_similar", lang, n=len(hits), title=product.title_in(lang) if product else "")
         else:
             header = t("results_more", lang, n=len(hits))
-        self._show(session, hits, turn, header=header)
+        await self._show(session, hits, turn, header=header)
 
     async def other_brand(self, session: Session) -> Turn:
         """The "another brand" button: the same need without the brands just shown."""
@@ -251,7 +253,7 @@ class Policy:
         if not hits:
             turn.replies.append(Reply(t("no_more", session.lang), kind="notice"))
             return turn
-        self._show(session, hits, turn, header=None)
+        await self._show(session, hits, turn, header=None)
         return turn
 
     async def search_category(self, session: Session, category: str) -> Turn:
@@ -262,7 +264,7 @@ class Policy:
         session.state = "browsing"
         turn.event("query", category=category, via="button")
         hits = await self._find(session, exclude_shown=False)
-        self._show(session, hits, turn, header=None)
+        await self._show(session, hits, turn, header=None)
         return turn
 
     async def _find(
@@ -291,7 +293,7 @@ class Policy:
             hits = sorted(hits, key=lambda h: h.product.price)[:limit]
         return hits
 
-    def _show(self, session: Session, hits: list[Hit], turn: Turn, *, header: str | None) -> None:
+    async def _show(self, session: Session, hits: list[Hit], turn: Turn, *, header: str | None) -> None:
         lang = session.lang
         prefs = session.prefs
         if not hits:
@@ -303,12 +305,12 @@ class Policy:
             return
         session.misses = 0
         liked = [p for p in map(self.catalog.get, session.liked) if p]
-        product_cards = []
-        for position, hit in enumerate(hits, 1):
-            product_cards.append(cards.card(
-                hit.product, lang, position=position,
-                reason=self._reason(hit, session, liked),
-            ))
+        picks = [Pick(position=n, product=hit.product, matched_features=hit.matched_features,
+                      matched_terms=hit.matched_terms, template_reason=self._reason(hit, session, liked))
+                 for n, hit in enumerate(hits, 1)]
+        need = prefs.query or (self._category_label(prefs.category, lang) if prefs.category else "")
+        reasons = await self.writer.write(picks, lang=lang, need=need)
+        product_cards = [cards.card(p.product, lang, position=p.position, reason=r) for p, r in zip(picks, reasons)]
         if header is None:
             about = _about(prefs.query, prefs.category, self.catalog, lang)
             budget = wording.budget_phrase(prefs.price_min, prefs.price_max, self.catalog.currency, lang)

