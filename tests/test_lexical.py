@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from core.catalog import DEMO_CATALOG, Catalog, Product, load_catalog
-from core.lexical import BM25Index, LexicalRecommender
+from core.lexical import BM25Index, LexicalRecommender, fuse
 from core.recommender import Hit, Recommender, SearchRequest
 from core.textproc import tokenize, tokenize_with_surface
 
@@ -301,3 +302,183 @@ async def test_demo_catalog_answers_common_asks() -> None:
         assert hits, text
         assert all(h.matched_terms and h.product.price <= 5000 for h in hits)
         assert len({h.product.id for h in hits}) == len(hits)
+
+
+# -- diversity off (evaluation) -----------------------------------------------------------
+
+async def test_diverse_false_keeps_variants_and_brands(rec: LexicalRecommender) -> None:
+    found = await ids(rec, text="耳机", limit=10, diverse=False)
+    assert {"sony-xm5-black", "sony-xm5-silver"} <= set(found)
+    assert sum(pid.startswith("sony") for pid in found) == 4
+    hits = await rec.search(SearchRequest(text="耳机", limit=10, diverse=False))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert len(await ids(rec, text="耳机", limit=2, diverse=False)) == 2
+
+
+# -- hybrid: a dense side the tests control -----------------------------------------------
+
+POSITION = {str(row["id"]): i for i, row in enumerate(ROWS)}
+
+
+class FakeQuery:
+    """A DenseQuery over similarities the test chose (0 for products it did not name),
+    recording what the ranker asked of it."""
+
+    def __init__(self, similarities: dict[str, float]) -> None:
+        self.sims = np.zeros(len(ROWS), dtype=np.float32)
+        for pid, value in similarities.items():
+            self.sims[POSITION[pid]] = value
+        self.asked: list[tuple[str, int]] = []
+
+    def top_k(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        self.asked.append(("top_k", k))
+        best = np.argsort(-self.sims, kind="stable")[:k]
+        return best.astype(np.int64), self.sims[best]
+
+    def scores_for(self, positions: np.ndarray) -> np.ndarray:
+        self.asked.append(("scores_for", len(positions)))
+        return self.sims[np.asarray(positions, dtype=np.int64)]
+
+
+class FakeDense:
+    def __init__(self, answer: FakeQuery | None) -> None:
+        self.answer = answer
+        self.texts: list[str] = []
+
+    async def query(self, text: str, lang: str) -> FakeQuery | None:
+        self.texts.append(text)
+        return self.answer
+
+
+def hybrid(catalog: Catalog, similarities: dict[str, float] | None, **kw: object
+           ) -> tuple[LexicalRecommender, FakeDense]:
+    dense = FakeDense(None if similarities is None else FakeQuery(similarities))
+    return LexicalRecommender(catalog, dense=dense, **kw), dense  # type: ignore[arg-type]
+
+
+async def test_fusion_reorders_by_the_dense_side(catalog: Catalog, rec: LexicalRecommender
+                                                 ) -> None:
+    lexical = await ids(rec, text="earbuds", diverse=False, limit=10)
+    assert len(lexical) == 5 and set(lexical) <= EARPHONES
+    liked_by_dense = {pid: 0.2 for pid in lexical} | {lexical[-1]: 0.9}
+    for fusion in ("minmax", "max", "zscore", "rrf"):
+        # RRF flattens scores to ranks, so the dense side needs most of the weight to win.
+        fused_rec, _ = hybrid(catalog, liked_by_dense, dense_weight=0.9, fusion=fusion)
+        fused = await ids(fused_rec, text="earbuds", diverse=False, limit=10)
+        assert fused[0] == lexical[-1], fusion
+        assert set(fused) == set(lexical), fusion  # nobody else is similar enough to join
+    # No weight on the dense side: the lexical order.
+    zero, _ = hybrid(catalog, liked_by_dense, dense_weight=0.0)
+    assert await ids(zero, text="earbuds", diverse=False, limit=10) == lexical
+    # All the weight on it: its order, catalog order breaking its ties.
+    everything, _ = hybrid(catalog, liked_by_dense, dense_weight=1.0)
+    assert await ids(everything, text="earbuds", diverse=False, limit=10) == [
+        lexical[-1], *sorted(lexical[:-1], key=POSITION.__getitem__)
+    ]
+
+
+async def test_dense_adds_confident_products_the_words_missed(catalog: Catalog) -> None:
+    fused, _ = hybrid(catalog, {"sony-xm5-black": 0.8, "shokz": 0.7, "thermos": 0.29})
+    hits = await fused.search(SearchRequest(text="earbuds", diverse=False, limit=10))
+    by_id = {h.product.id: h for h in hits}
+    assert "shokz" in by_id and "thermos" not in by_id  # 0.29 is under dense_min_similarity
+    assert by_id["shokz"].matched_terms == ()  # matched words come from the lexical side
+    assert by_id["sony-xm5-black"].matched_terms == ("earbuds",)
+
+
+@pytest.mark.parametrize("exact_pool", [0, 20_000])
+async def test_filters_hold_on_dense_only_candidates(catalog: Catalog, exact_pool: int) -> None:
+    # The dense side loves what every filter forbids, and likes two that pass.
+    fused, dense = hybrid(catalog, {
+        "jbl-flip": 0.95, "sony-xm4": 0.9, "backpack": 0.85, "thermos": 0.8, "xiaomi-buds": 0.75,
+        "shokz": 0.7, "lining": 0.6,
+    }, exact_pool=exact_pool)
+    request = SearchRequest(
+        text="earbuds", price_max=1500, exclude_ids=frozenset({"backpack"}),
+        exclude_brands=("Thermos", "Xiaomi"), limit=12, diverse=False,
+    )
+    found = [h.product for h in await fused.search(request)]
+    assert {"shokz", "lining"} <= {p.id for p in found}
+    for p in found:
+        assert p.price <= 1500 and p.in_stock and p.id != "backpack"
+        assert p.brand not in {"Thermos", "Xiaomi"}
+    assert dense.answer is not None
+    assert any(kind == ("top_k" if exact_pool == 0 else "scores_for")
+               for kind, _ in dense.answer.asked)
+    in_electronics = await fused.search(SearchRequest(text="earbuds", category="Electronics",
+                                                      limit=12, diverse=False))
+    assert in_electronics and all(h.product.category.startswith("Electronics")
+                                  for h in in_electronics)
+
+
+async def test_a_restrictive_filter_scores_its_whole_pool(catalog: Catalog, rec: LexicalRecommender
+                                                         ) -> None:
+    # The whole catalog (12) is over exact_pool, the Sports category (2) is not.
+    fused, dense = hybrid(catalog, {"lining": 0.6, "nike-peg": 0.5}, exact_pool=5)
+    assert dense.answer is not None
+    # No word matches in Sports: lexically the category's products in catalog order ...
+    assert await ids(rec, text="earbuds", category="Sports") == ["nike-peg", "lining"]
+    # ... with a dense side, the pool scored exactly, ranked by similarity.
+    assert await ids(fused, text="earbuds", category="Sports") == ["lining", "nike-peg"]
+    assert dense.answer.asked == [("scores_for", 2)]
+    dense.answer.asked.clear()
+    await fused.search(SearchRequest(text="earbuds"))  # the whole catalog: the dense top
+    assert dense.answer.asked[0][0] == "top_k"
+
+
+async def test_no_words_matching_needs_a_confident_dense_side(catalog: Catalog) -> None:
+    unsure, _ = hybrid(catalog, {"thermos": 0.25})
+    assert await ids(unsure, text="refrigerator") == []
+    # Unsure and a category asked for: the category's products, as without a dense side.
+    assert await ids(unsure, text="refrigerator", category="Sports") == ["nike-peg", "lining"]
+    sure, _ = hybrid(catalog, {"thermos": 0.45, "backpack": 0.1})
+    assert await ids(sure, text="refrigerator") == ["thermos"]
+    lower, _ = hybrid(catalog, {"thermos": 0.25, "backpack": 0.1}, dense_min_similarity=0.05)
+    assert await ids(lower, text="refrigerator") == ["thermos", "backpack"]
+
+
+REQUESTS = [
+    SearchRequest(text="蓝牙耳机"), SearchRequest(text="running shoes", price_max=500),
+    SearchRequest(text="耳机", limit=10, liked=("sony-sport",), disliked=("sony-xm4",)),
+    SearchRequest(text="Running shoes", features=("breathable", "waterproof")),
+    SearchRequest(text="refrigerator", category="Sports"), SearchRequest(category="Electronics"),
+    SearchRequest(text="speaker", in_stock_only=False), SearchRequest(similar_to="huawei-fb"),
+    SearchRequest(text="耳机", diverse=False, limit=20, exclude_brands=("sony",)),
+]
+
+
+async def test_without_a_dense_answer_the_search_is_lexical(catalog: Catalog,
+                                                            rec: LexicalRecommender) -> None:
+    silent, dense = hybrid(catalog, None)  # the dense side has nothing to say
+    for request in REQUESTS:
+        assert await silent.search(request) == await rec.search(request)
+    # It was asked whenever there was text and no similar_to.
+    assert dense.texts == [r.text for r in REQUESTS if r.text and not r.similar_to]
+
+
+async def test_similar_to_and_empty_text_do_not_ask_the_dense_side(catalog: Catalog,
+                                                                   rec: LexicalRecommender
+                                                                   ) -> None:
+    fused, dense = hybrid(catalog, {"thermos": 0.9})
+    for request in (SearchRequest(similar_to="nike-peg"), SearchRequest(category="Sports"),
+                    SearchRequest(text="  ", category="Sports")):
+        assert await fused.search(request) == await rec.search(request)
+    assert dense.texts == []
+
+
+def test_fuse_normalizations() -> None:
+    lexical = np.array([4.0, 2.0, 0.0])
+    dense = np.array([0.2, 0.6, 0.8])
+    assert fuse(lexical, dense, 0.5, "minmax") == pytest.approx([0.5, 0.5 * (2 / 3 + 0.5), 0.5])
+    assert fuse(lexical, dense, 0.5, "max") == pytest.approx([0.5 * (0.25 + 1), 0.5 * (0.75 + 0.5),
+                                                              0.5])
+    standard = 0.5 * (lexical - lexical.mean()) / lexical.std() + 0.5 * (dense - dense.mean()) / dense.std()
+    assert fuse(lexical, dense, 0.5, "zscore") == pytest.approx(standard - standard.min())
+    rrf = fuse(lexical, dense, 0.5, "rrf")
+    assert rrf == pytest.approx([0.5 / 63 + 0.5 / 61, 0.5 / 62 + 0.5 / 62, 0.5 / 61])
+    # One candidate, or all equal: the side counts fully when positive, not at all at zero.
+    assert fuse(np.array([3.0]), np.array([0.4]), 0.5, "minmax") == pytest.approx([1.0])
+    assert fuse(np.array([0.0, 0.0]), np.array([0.4, 0.2]), 0.5, "minmax") == pytest.approx(
+        [0.5, 0.0])
+    with pytest.raises(ValueError):
+        LexicalRecommender(Catalog([]), fusion="sum")
