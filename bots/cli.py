@@ -28,6 +28,22 @@ def main(argv: list[str] | None = None) -> int:
 
     catalog_import.add_arguments(importer)
 
+    from core import evaluate, service
+
+    serve = commands.add_parser("serve", help="run a shared service")
+    serve_commands = serve.add_subparsers(dest="service", required=True)
+    service.add_arguments(serve_commands.add_parser("recommender", help="the shared recommender over HTTP"))
+
+    evaluation = commands.add_parser("eval", help="measure retrieval on BEIR-style data")
+    evaluate.add_arguments(evaluation)
+    evaluation.set_defaults(mode="hybrid")  # measure what ships
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures")
+    bench_commands = bench.add_subparsers(dest="bench", required=True)
+    from core import bench as bench_module
+
+    bench_module.add_arguments(bench_commands.add_parser("recommender", help="dense index at 10k-1M products"))
+
     commands.add_parser("settings", help="list every setting with its default")
 
     args = parser.parse_args(argv)
@@ -37,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "catalog":
         return catalog_import.run(args)
+    if args.command == "serve":
+        return service.run(args)
+    if args.command == "bench":
+        return bench_module.run(args)
+    if args.command == "eval":
+        return _eval(args)
     try:
         environ = dict(os.environ)
         if args.catalog:
@@ -50,6 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return asyncio.run(_chat(settings, jsonl=args.jsonl, user=args.user))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from core import evaluate
+    from core.app import build_ranker
+
+    try:
+        settings = Settings.from_env(dict(os.environ))
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    return evaluate.run(args, build=lambda catalog, mode: build_ranker(settings, catalog, mode))
 
 
 async def _chat(settings: Settings, *, jsonl: bool, user: str) -> int:
@@ -69,6 +104,7 @@ async def _chat(settings: Settings, *, jsonl: bool, user: str) -> int:
             print(f"daogou: cannot load the catalog: {exc}", file=sys.stderr)
             return 2
         try:
+            await app.start()
             if jsonl:
                 await terminal.run_jsonl(app.dialogue, user=user, stdin=sys.stdin, stdout=sys.stdout)
             else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -12,6 +15,9 @@ from core.recommender import Recommender
 from core.redis_conn import connect
 from core.settings import Settings
 from core.store import SessionStore
+from core.writers import Writer, build_writer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,11 +26,63 @@ class App:
     redis: Redis
     store: SessionStore
     recommender: Recommender
+    writer: Writer
     dialogue: DialogueManager
 
+    async def start(self) -> None:
+        """Open what needs opening (the service client, the writer's model or HTTP client)."""
+        await _call(self.recommender, "start")
+        await self.writer.start()
+
     async def stop(self) -> None:
-        """Close the Redis pool; call once when the process shuts down."""
+        """Close everything start() and build_app() opened; call once at shutdown."""
+        await self.writer.stop()
+        await _call(self.recommender, "stop")
         await self.redis.aclose()
+
+
+async def _call(obj: Any, name: str) -> None:
+    method = getattr(obj, name, None)
+    if method is not None:
+        await method()
+
+
+def build_recommender(settings: Settings, catalog: Catalog | None = None) -> Recommender:
+    """The recommender ``settings`` describe: a client of the shared service when
+    DAOGOU_RECOMMENDER_URL is set (falling back to in-process lexical search), else the
+    in-process hybrid (dense + BM25) or lexical ranker.  Models load from local
+    directories only."""
+    catalog = catalog or load_catalog(settings.catalog, currency=settings.currency)
+    if settings.recommender_url:
+        from core.lexical import LexicalRecommender
+        from core.remote import RemoteRecommender
+
+        return RemoteRecommender(settings.recommender_url, catalog, LexicalRecommender(catalog),
+                                 timeout=settings.recommender_timeout_ms / 1000)
+    return build_ranker(settings, catalog, settings.recommender)
+
+
+def build_ranker(settings: Settings, catalog: Catalog, mode: str) -> Recommender:
+    """The in-process ranker: "lexical" (BM25), "hybrid" (dense + BM25) or "dense" (the
+    dense side alone, for evaluation)."""
+    from core.lexical import LexicalRecommender
+
+    if mode == "lexical":
+        return LexicalRecommender(catalog)
+    from core.dense_setup import build_retriever
+
+    retriever = build_retriever(
+        catalog,
+        encoder=settings.encoder,
+        query_prefix=settings.query_prefix,
+        passage_prefix=settings.passage_prefix,
+        threads=settings.encoder_threads,
+        cache_dir=Path(settings.vector_cache).expanduser() if settings.vector_cache
+        else Path.home() / ".cache" / "daogou" / "vectors",
+    )
+    if mode == "dense":
+        return LexicalRecommender(catalog, dense=retriever, dense_weight=1.0, dense_min_similarity=-1.0)
+    return LexicalRecommender(catalog, dense=retriever, dense_weight=settings.dense_weight)
 
 
 def build_app(
@@ -33,19 +91,24 @@ def build_app(
     redis: Redis | None = None,
     catalog: Catalog | None = None,
     recommender: Recommender | None = None,
+    writer: Writer | None = None,
 ) -> App:
     """Wire the parts.  Every collaborator can be passed in; each has one default.
 
     Without ``redis``, ``settings.redis_url`` must be set (the terminal chat starts an
-    embedded server and passes its URL).
+    embedded server and passes its URL).  Call ``await app.start()`` before serving.
     """
     if redis is None:
         if not settings.redis_url:
             raise ValueError("REDIS_URL is not set and no Redis client was given")
         redis = connect(settings.redis_url, max_connections=settings.redis_pool)
-    if recommender is None:
-        from core.lexical import LexicalRecommender
-
-        recommender = LexicalRecommender(catalog or load_catalog(settings.catalog, currency=settings.currency))
+    recommender = recommender or build_recommender(settings, catalog)
+    writer = writer or build_writer(
+        settings.writer, catalog=recommender.catalog, model_dir=settings.writer_model_dir,
+        url=settings.writer_url, model=settings.writer_model, api_key=settings.writer_api_key,
+        timeout_s=settings.writer_timeout_s, max_tokens=settings.writer_max_tokens,
+        workers=settings.writer_workers,
+    )
     store = SessionStore(redis, settings)
-    return App(settings, redis, store, recommender, DialogueManager(store, recommender, settings))
+    dialogue = DialogueManager(store, recommender, settings, writer=writer)
+    return App(settings, redis, store, recommender, writer, dialogue)

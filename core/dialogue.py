@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.store import ConflictError, SessionStore
 from core.understanding import Context, understand
 from core.wording import t
+from core.writers import Writer
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,13 @@ def _lang_code(hint: str) -> str:
 
 
 class DialogueManager:
-    def __init__(self, store: SessionStore, recommender: Recommender, settings: Settings) -> None:
+    def __init__(
+        self, store: SessionStore, recommender: Recommender, settings: Settings, *, writer: Writer | None = None
+    ) -> None:
         self.store = store
         self.recommender = recommender
         self.settings = settings
-        self.policy = Policy(recommender, settings)
+        self.policy = Policy(recommender, settings, writer)
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one customer message; called by every adapter for every update."""

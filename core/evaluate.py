@@ -50,7 +50,10 @@ __all__ = [
 ]
 
 MODES = ("lexical", "hybrid", "dense")
-SEARCH_LIMIT = 100
+# How deep each query is ranked.  Recall counts the first 100; condensed nDCG drops the
+# unjudged documents from the ranking and needs the judged ones that rank below 100 too,
+# or a judged document the system ranks 150th would count as never found.
+SEARCH_LIMIT = 1000
 GRADED_THRESHOLD = 2.5
 BINARY_THRESHOLD = 1.0
 

@@ -146,7 +146,7 @@ class Settings:
     passage_prefix: str = ""
     encoder_threads: int = 0
     vector_cache: str = ""
-    dense_weight: float = 0.5
+    dense_weight: float = 0.45
     recommender_url: str | None = None
     recommender_timeout_ms: int = 1500
     service_host: str = "127.0.0.1"

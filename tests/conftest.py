@@ -51,6 +51,7 @@ def settings(redis_url: str) -> Settings:
 @pytest.fixture
 async def app(settings: Settings, demo_recommender: LexicalRecommender) -> AsyncIterator[App]:
     app = build_app(settings, recommender=demo_recommender)
+    await app.start()
     yield app
     await app.stop()
 

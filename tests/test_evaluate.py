@@ -187,7 +187,7 @@ def test_run_takes_a_recommender_factory_and_asks_as_evaluation_should(tmp_path:
     result = run_json(args, build=build)
     assert result["mode"] == "hybrid"
     request = built[0].requests[-1]
-    assert (request.limit, request.diverse, request.in_stock_only) == (100, False, False)
+    assert (request.limit, request.diverse, request.in_stock_only) == (1000, False, False)
     assert len(built[0].requests) == 3 + 1  # one untimed warm-up
     assert built[0].lifecycle == ["start", "stop"]
     # q1: d1 (gain 2) at rank 6, d2 (gain 1) at rank 5; ideal d1, d2.

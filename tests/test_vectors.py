@@ -1,0 +1,158 @@
+"""The product vector cache: reuse, partial re-encoding, recovery, one cache per encoder."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.catalog import Product
+from core.vectors import CACHE_FILE, bilingual_passage_text, load_or_encode, passage_text
+
+
+class CountingEncoder:
+    """Deterministic vectors from the text's hash; records every text it encodes."""
+
+    def __init__(self, fingerprint: str = "fake-v1", dim: int = 8) -> None:
+        self.fingerprint = fingerprint
+        self.dim = dim
+        self.encoded: list[str] = []
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        self.encoded.extend(texts)
+        return np.vstack([self.vector(t) for t in texts]) if texts else np.empty((0, self.dim), np.float32)
+
+    def vector(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha1((self.fingerprint + text).encode()).digest()[:8], "little")
+        v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+
+def products(n: int) -> list[Product]:
+    return [Product(id=f"p{i}", title=f"Product {i}", price=10.0 + i, brand="Acme", category="Home > Kitchen",
+                    description=f"number {i}") for i in range(n)]
+
+
+def expected(encoder: CountingEncoder, items: Sequence[Product]) -> np.ndarray:
+    return np.vstack([encoder.vector(passage_text(p)) for p in items])
+
+
+def test_second_load_encodes_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    encoder = CountingEncoder()
+    items = products(50)
+    first, stats = load_or_encode(items, encoder, tmp_path)
+    assert (stats.reused, stats.encoded, stats.dropped) == (0, 50, 0)
+    assert first.dtype == np.float32 and first.shape == (50, 8)
+    np.testing.assert_array_equal(first, expected(encoder, items))
+    assert (tmp_path / "fake-v1" / CACHE_FILE).exists() and (tmp_path / "fake-v1" / "meta.json").exists()
+    written = os.stat(tmp_path / "fake-v1" / CACHE_FILE).st_mtime_ns
+
+    encoder.encoded.clear()
+    with caplog.at_level(logging.INFO, logger="core.vectors"):
+        second, stats = load_or_encode(items, encoder, tmp_path)
+    assert encoder.encoded == [] and (stats.reused, stats.encoded) == (50, 0)
+    np.testing.assert_array_equal(second, first)
+    assert os.stat(tmp_path / "fake-v1" / CACHE_FILE).st_mtime_ns == written  # nothing changed, nothing written
+    assert "50 reused, 0 encoded" in caplog.text
+
+
+def test_changed_product_is_encoded_alone(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    items = products(20)
+    load_or_encode(items, encoder, tmp_path)
+    items[7] = replace(items[7], description="now waterproof")
+    encoder.encoded.clear()
+    vectors, stats = load_or_encode(items, encoder, tmp_path)
+    assert encoder.encoded == [passage_text(items[7])]
+    assert (stats.reused, stats.encoded, stats.dropped) == (19, 1, 1)
+    np.testing.assert_array_equal(vectors, expected(encoder, items))
+
+
+def test_added_removed_and_reordered_products(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    items = products(30)
+    load_or_encode(items, encoder, tmp_path)
+    new = products(35)[30:]
+    current = list(reversed(items[5:])) + new  # p0..p4 removed, five added, order changed
+    encoder.encoded.clear()
+    vectors, stats = load_or_encode(current, encoder, tmp_path)
+    assert sorted(encoder.encoded) == sorted(passage_text(p) for p in new)
+    assert (stats.reused, stats.encoded, stats.dropped) == (25, 5, 5)
+    np.testing.assert_array_equal(vectors, expected(encoder, current))
+    # The rewritten cache holds exactly the current products: a reload encodes nothing.
+    encoder.encoded.clear()
+    again, stats = load_or_encode(current, encoder, tmp_path)
+    assert encoder.encoded == [] and stats.dropped == 0
+    np.testing.assert_array_equal(again, vectors)
+
+
+def test_duplicate_texts_are_encoded_once(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    items = products(3)
+    items.append(replace(items[0], id="copy"))
+    vectors, stats = load_or_encode(items, encoder, tmp_path)
+    assert len(encoder.encoded) == 3 and stats.encoded == 3
+    np.testing.assert_array_equal(vectors[3], vectors[0])
+    assert load_or_encode(items, encoder, tmp_path).stats.reused == 4
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a zip file", "truncate"])
+def test_corrupt_cache_is_re_encoded(tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: bytes | str) -> None:
+    encoder = CountingEncoder()
+    items = products(10)
+    load_or_encode(items, encoder, tmp_path)
+    path = tmp_path / "fake-v1" / CACHE_FILE
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2] if damage == "truncate" else damage)
+    encoder.encoded.clear()
+    with caplog.at_level(logging.WARNING, logger="core.vectors"):
+        vectors, stats = load_or_encode(items, encoder, tmp_path)
+    assert stats.encoded == 10 and len(encoder.encoded) == 10
+    assert "re-encoding" in caplog.text
+    np.testing.assert_array_equal(vectors, expected(encoder, items))
+    encoder.encoded.clear()
+    assert load_or_encode(items, encoder, tmp_path).stats.encoded == 0  # repaired
+
+
+def test_cache_of_another_dimension_is_not_used(tmp_path: Path) -> None:
+    items = products(5)
+    load_or_encode(items, CountingEncoder(dim=8), tmp_path)
+    wider = CountingEncoder(dim=16)  # same fingerprint, different shape: the file cannot be trusted
+    vectors, stats = load_or_encode(items, wider, tmp_path)
+    assert vectors.shape == (5, 16) and stats.encoded == 5
+
+
+def test_each_encoder_has_its_own_cache(tmp_path: Path) -> None:
+    items = products(10)
+    a, b = CountingEncoder("model-a"), CountingEncoder("model-b")
+    va = load_or_encode(items, a, tmp_path).vectors
+    vb, stats = load_or_encode(items, b, tmp_path)
+    assert stats.encoded == 10 and not np.allclose(va, vb)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-a", "model-b"]
+    a.encoded.clear()
+    assert load_or_encode(items, a, tmp_path).stats.encoded == 0 and a.encoded == []
+
+
+def test_text_of_chooses_what_is_encoded(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    item = replace(products(1)[0], title_zh="产品", category_zh="厨房")
+    load_or_encode([item], encoder, tmp_path, text_of=bilingual_passage_text)
+    assert encoder.encoded == ["Product 0. 产品. Acme. Home > Kitchen. 厨房. number 0"]
+    assert passage_text(item) == "Product 0. Acme. Home > Kitchen. number 0"
+
+
+def test_empty_catalog(tmp_path: Path) -> None:
+    vectors, stats = load_or_encode([], CountingEncoder(), tmp_path)
+    assert vectors.shape == (0, 8) and stats.encoded == 0
+
+
+def test_no_temporary_files_left_behind(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    load_or_encode(products(5), encoder, tmp_path)
+    load_or_encode(products(6), encoder, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "fake-v1").iterdir()) == ["meta.json", CACHE_FILE]
