@@ -16,6 +16,7 @@ import concurrent.futures
 import copy
 import logging
 import re
+from abc import abstractmethod
 from typing import Any
 
 import httpx
@@ -122,8 +123,9 @@ class _ModelWriter(Writer):
         self.stats = WriterStats()
         self._started = False
 
+    @abstractmethod
     async def _complete(self, messages: list[dict[str, str]]) -> str:
-        raise NotImplementedError
+        """The model's raw answer to ``messages``."""
 
     async def write(self, picks: list[Pick], *, lang: str, need: str) -> list[str]:
         if not self._started:
