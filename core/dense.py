@@ -2,11 +2,11 @@
 
 ``DenseIndex`` searches by inner product (cosine: vectors are unit length).  Up to
 ``ann_threshold`` products it is exact: a float32 matrix-vector product.  Above it, an
-inverted-file index with product-quantized codes (faiss ``IndexIVFPQ``) finds a shortlist
-that is re-scored against float16 copies of the vectors, so at 1M x 384 the index holds
-768 MB of float16 plus ~60 MB of codes and ids instead of 1.5 GB of float32.
-``scores_for`` always uses the stored vectors: exact in float32, to within float16
-rounding (about 1e-3) above the threshold.
+inverted-file index with 4-bit product-quantized codes (faiss ``IndexIVFPQFastScan``)
+finds a shortlist of a few hundred candidates, which are re-scored against float16
+copies of the vectors.  At 1M x 384 that is 768 MB of float16 plus about 56 MB of codes,
+ids and centroids, instead of 1.5 GB of float32.  ``scores_for`` always reads the stored
+vectors: exact in float32, to within float16 rounding (below 1e-3) above the threshold.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,43 +26,60 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnnParams:
-    """Approximate-index settings, chosen by ``daogou bench recommender`` measurements.
+    """Approximate-index settings, chosen by measurement (``daogou bench recommender``).
 
-    ``nlist`` inverted lists (None: about 2*sqrt(n), a power of two); ``nprobe`` lists
-    searched per query; ``pq_m`` sub-quantizers of ``pq_bits`` bits (``pq_m`` must divide
-    the dimension); ``shortlist`` candidates per wanted result re-scored in float16;
-    ``train_size`` vectors sampled to train the coarse and product quantizers.
+    ``nlist`` inverted lists (None: sqrt(n) rounded to a power of two, 1024 at 1M);
+    ``probe`` the fraction of lists searched per query, at least ``min_probe`` lists
+    (``nprobe`` overrides both): short queries sit far from product titles (cosine ~0.6),
+    so recall needs a wide probe, 25% of 256 lists on the real Home Depot vectors;
+    ``pq_m`` 4-bit sub-quantizers (None: dim/4, so 48 bytes a vector at 384 dims);
+    ``shortlist`` candidates re-scored in float16 (at least ``shortlist_per_k`` per result
+    wanted); ``train_size`` vectors sampled to train the quantizers.
     """
 
     nlist: int | None = None
-    nprobe: int = 24
-    pq_m: int = 48
-    pq_bits: int = 8
-    shortlist: int = 10
-    min_shortlist: int = 100
-    train_size: int = 60_000
+    probe: float = 0.125
+    min_probe: int = 64
+    nprobe: int | None = None
+    pq_m: int | None = None
+    shortlist: int = 500
+    shortlist_per_k: int = 10
+    train_size: int = 50_000
     kmeans_iterations: int = 10
     seed: int = 1234
 
     def lists_for(self, n: int) -> int:
         if self.nlist:
             return self.nlist
-        return max(16, 2 ** round(math.log2(2 * math.sqrt(n))))
+        return int(min(max(16, 2 ** round(math.log2(math.sqrt(n)))), max(16, n // 39)))
+
+    def probes_for(self, nlist: int) -> int:
+        return self.nprobe or min(nlist, max(self.min_probe, math.ceil(nlist * self.probe)))
+
+    def sub_quantizers_for(self, dim: int) -> int:
+        if self.pq_m:
+            return self.pq_m
+        # 4 dimensions per sub-quantizer; FastScan wants an even count that divides dim.
+        for m in range(dim // 4, 1, -1):
+            if dim % m == 0 and m % 2 == 0:
+                return m
+        raise ValueError(f"no product quantizer fits dimension {dim}")
 
 
 class DenseIndex:
     """Top-k and exact scores over a fixed set of unit vectors, by row position.
 
-    Built once per catalog (``build`` may take a minute at 1M products); read-only after
+    Built once per catalog (about a minute at 1M products on 2 cores); read-only after
     that and safe to search from many threads.  ``threads`` sets faiss's OpenMP threads
-    (process-wide); 1 suits single-query search on a small CPU.
+    (process-wide): 1 suits single queries on a small CPU, and keeps a busy machine from
+    stalling in OpenMP barriers.
     """
 
     def __init__(
         self,
         vectors: np.ndarray,
         *,
-        ann_threshold: int = 100_000,
+        ann_threshold: int = 20_000,
         ann: AnnParams | None = None,
         threads: int | None = 1,
     ) -> None:
@@ -71,19 +88,35 @@ class DenseIndex:
             raise ValueError(f"vectors must be a matrix, got shape {vectors.shape}")
         self.size, self.dim = vectors.shape
         self.params = ann or AnnParams()
-        self.approximate = self.size > ann_threshold
-        self.build_seconds = 0.0
-        self._ivf = None
+        # Below ~1,000 vectors there is too little to train quantizers on; exact is instant anyway.
+        self.approximate = self.size > max(ann_threshold, 1_000)
+        self._ivf: Any = None
+        self._flat: Any = None
+        self._ivf_bytes = 0
         started = time.perf_counter()
-        if self.approximate:
-            import faiss
+        import faiss
 
-            if threads:
-                faiss.omp_set_num_threads(threads)
+        if threads:
+            faiss.omp_set_num_threads(threads)
+        if self.approximate:
+            self.nlist = self.params.lists_for(self.size)
+            self.nprobe = self.params.probes_for(self.nlist)
+            self.pq_m = self.params.sub_quantizers_for(self.dim)
             self._store = np.ascontiguousarray(vectors, dtype=np.float16)
             self._ivf = self._build_ivf(vectors)
+            self._ivf_bytes = len(faiss.serialize_index(self._ivf))
         else:
-            self._store = np.ascontiguousarray(vectors, dtype=np.float32)
+            # faiss scans one query on one thread; numpy's BLAS would start threads that spin
+            # and, on a busy 2-core machine, made a 10k scan 5x slower.  The matrix lives in
+            # the faiss index; _store is a view of it, for batches and scores_for.
+            self._flat = faiss.IndexFlatIP(self.dim)
+            if self.size:
+                self._flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+                self._store = faiss.rev_swig_ptr(self._flat.get_xb(), self.size * self.dim).reshape(
+                    self.size, self.dim)
+                self._store.setflags(write=False)
+            else:
+                self._store = np.empty((0, self.dim), dtype=np.float32)
         self.build_seconds = time.perf_counter() - started
         log.info("dense index: %d x %d, %s, built in %.1f s, %.0f MB", self.size, self.dim,
                  self.kind, self.build_seconds, self.nbytes / 2**20)
@@ -92,45 +125,29 @@ class DenseIndex:
     def kind(self) -> str:
         if not self.approximate:
             return "exact float32"
-        p = self.params
-        return (f"IVF{self.params.lists_for(self.size)},PQ{p.pq_m}x{p.pq_bits} nprobe={p.nprobe} "
-                f"+ float16 re-scoring")
+        return f"IVF{self.nlist},PQ{self.pq_m}x4fs nprobe={self.nprobe} + float16 re-scoring"
 
     @property
     def nbytes(self) -> int:
-        """Memory the index holds: stored vectors plus faiss codes, ids and centroids."""
-        total = int(self._store.nbytes)
-        if self._ivf is not None:
-            import faiss
+        """Memory the index holds: the stored vectors plus faiss's lists, codes and centroids."""
+        return int(self._store.nbytes) + self._ivf_bytes
 
-            invlists = self._ivf.invlists
-            for i in range(invlists.nlist):
-                total += invlists.list_size(i) * (invlists.code_size + 8)
-            total += self._ivf.nlist * self.dim * 4  # centroids
-            total += self.params.pq_m * (2 ** self.params.pq_bits) * (self.dim // self.params.pq_m) * 4
-            del faiss
-        return total
-
-    def _build_ivf(self, vectors: np.ndarray):  # type: ignore[no-untyped-def]
+    def _build_ivf(self, vectors: np.ndarray) -> Any:
         import faiss
 
         p = self.params
-        if self.dim % p.pq_m:
-            raise ValueError(f"pq_m={p.pq_m} must divide the dimension {self.dim}")
-        nlist = p.lists_for(self.size)
         quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFPQ(quantizer, self.dim, nlist, p.pq_m, p.pq_bits, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFPQFastScan(quantizer, self.dim, self.nlist, self.pq_m, 4, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = p.kmeans_iterations
         index.cp.seed = p.seed
-        index.cp.max_points_per_centroid = max(39, p.train_size // nlist + 1)
+        index.cp.max_points_per_centroid = max(39, p.train_size // self.nlist + 1)
+        index.cp.verbose = False
         rng = np.random.default_rng(p.seed)
-        sample = rng.choice(self.size, size=min(self.size, p.train_size), replace=False)
-        sample.sort()
+        sample = np.sort(rng.choice(self.size, size=min(self.size, p.train_size), replace=False))
         index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
-        chunk = 100_000
-        for start in range(0, self.size, chunk):
-            index.add(np.ascontiguousarray(vectors[start:start + chunk], dtype=np.float32))
-        index.nprobe = p.nprobe
+        for start in range(0, self.size, 100_000):
+            index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
+        index.nprobe = self.nprobe
         return index
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,21 +163,20 @@ class DenseIndex:
             empty = np.empty((len(queries), 0))
             return empty.astype(np.int64), empty.astype(np.float32)
         if self._ivf is None:
-            scores = queries @ self._store.T
-            return _top_k(scores, k)
-        want = min(self.size, max(k * self.params.shortlist, self.params.min_shortlist))
+            if len(queries) < 4:
+                scores, positions = self._flat.search(queries, k)
+                return positions.astype(np.int64), scores
+            return _top_k(queries @ self._store.T, k)
+        want = min(self.size, max(self.params.shortlist, k * self.params.shortlist_per_k))
         _, candidates = self._ivf.search(queries, want)
-        out_pos = np.empty((len(queries), k), dtype=np.int64)
-        out_scores = np.empty((len(queries), k), dtype=np.float32)
-        for row, (query, found) in enumerate(zip(queries, candidates)):
-            found = found[found >= 0]
-            exact = self._store[found].astype(np.float32) @ query
-            order = np.argsort(-exact, kind="stable")[:k]
-            got = len(order)
-            out_pos[row, :got], out_scores[row, :got] = found[order], exact[order]
-            if got < k:  # the probed lists held fewer than k products
-                out_pos[row, got:], out_scores[row, got:] = -1, -np.inf
-        return out_pos, out_scores
+        found = candidates >= 0
+        rows = self._store[np.where(found, candidates, 0)].astype(np.float32)  # (queries, want, dim)
+        exact = np.matmul(rows, queries[:, :, None])[:, :, 0]
+        exact[~found] = -np.inf
+        best, scores = _top_k(exact, k)
+        positions = np.take_along_axis(candidates, best, axis=1)
+        positions[~np.isfinite(scores)] = -1  # the probed lists held fewer than k products
+        return positions, scores
 
     def scores_for(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Similarities of ``positions`` to one query, from the stored vectors."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -208,6 +208,17 @@ class TransformerEncoder:
             return pooled.numpy().astype(np.float32, copy=False)
 
 
+class QueryModel(Protocol):
+    """What ``AsyncEncoder`` wraps: ``TransformerEncoder`` or any encoder of the same shape."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def unknown_ratio(self, text: str) -> float: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 @dataclass
 class AsyncEncoderStats:
     """Counters for metrics: forward passes, queries they encoded, cache hits."""
@@ -231,7 +242,7 @@ class AsyncEncoder:
 
     def __init__(
         self,
-        encoder: TransformerEncoder,
+        encoder: QueryModel,
         *,
         max_batch: int = 32,
         workers: int = 1,

@@ -166,6 +166,7 @@ def _write(path: Path, keys: list[str], vectors: np.ndarray, encoder: PassageEnc
             np.savez(fh, keys=np.array(keys, dtype="S40"), vectors=vectors.astype(np.float32, copy=False))
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; other workers and users read this cache
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -177,4 +178,5 @@ def _write(path: Path, keys: list[str], vectors: np.ndarray, encoder: PassageEnc
     fd, tmp = tempfile.mkstemp(prefix=".meta-", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(meta, fh, indent=1)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path.parent / "meta.json")

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from core.dense import AnnParams, DenseIndex, EncoderRetriever
+from core.dense import AnnParams, BoundQuery, DenseIndex, EncoderRetriever
 from core.encoder import AsyncEncoder, TransformerEncoder
 
 
 def clustered(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    x = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    x = centres[rng.integers(0, clusters, n)] + 0.8 * rng.standard_normal((n, dim)).astype(np.float32) / dim**0.5
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
@@ -26,13 +27,13 @@ def brute_force(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
 def data() -> tuple[np.ndarray, np.ndarray]:
     x = clustered(20_000, 64, 300)
     rng = np.random.default_rng(1)
-    q = x[rng.integers(0, len(x), 100)] + 0.3 * rng.standard_normal((100, 64)).astype(np.float32)
+    q = x[rng.integers(0, len(x), 200)] + 0.8 * rng.standard_normal((200, 64)).astype(np.float32) / 8
     return x, q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
 @pytest.fixture(scope="module")
 def ann(data: tuple[np.ndarray, np.ndarray]) -> DenseIndex:
-    return DenseIndex(data[0], ann_threshold=1_000, ann=AnnParams(pq_m=16))
+    return DenseIndex(data[0], ann_threshold=1_000, ann=AnnParams())
 
 
 def test_exact_index_matches_brute_force(data: tuple[np.ndarray, np.ndarray]) -> None:
@@ -57,7 +58,7 @@ def test_exact_scores_for(data: tuple[np.ndarray, np.ndarray]) -> None:
 
 def test_approximate_index_recall(data: tuple[np.ndarray, np.ndarray], ann: DenseIndex) -> None:
     x, q = data
-    assert ann.approximate and "IVF256,PQ16" in ann.kind
+    assert ann.approximate and "IVF128,PQ16x4fs" in ann.kind
     truth = brute_force(x, q, 10)
     found, scores = ann.search_batch(q, 10)
     recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
@@ -83,6 +84,22 @@ def test_k_beyond_the_catalog(data: tuple[np.ndarray, np.ndarray]) -> None:
     positions, scores = index.search(q[0], 50)
     assert sorted(positions.tolist()) == list(range(7)) and (np.diff(scores) <= 0).all()
     assert index.search(q[0], 0)[0].shape == (0,)
+
+
+def test_approximate_search_short_of_k(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, q = data
+    narrow = DenseIndex(x, ann_threshold=1_000, ann=AnnParams(nlist=64, nprobe=1))
+    positions, scores = narrow.search(q[0], 2_000)  # one list of ~300 products cannot fill 2,000
+    assert (positions == -1).any() and (positions[scores == -np.inf] == -1).all()
+    top, top_scores = BoundQuery(narrow, q[0]).top_k(2_000)
+    assert (top >= 0).all() and len(top) == len(set(top.tolist())) < 2_000
+    assert np.isfinite(top_scores).all()
+
+
+def test_tiny_catalogs_are_exact() -> None:
+    assert not DenseIndex(clustered(500, 16, 5), ann_threshold=0).approximate
+    empty = DenseIndex(np.empty((0, 16), dtype=np.float32))
+    assert empty.search(np.ones(16, dtype=np.float32), 5)[0].shape == (0,)
 
 
 @pytest.fixture(scope="module")

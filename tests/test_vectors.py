@@ -156,3 +156,38 @@ def test_no_temporary_files_left_behind(tmp_path: Path) -> None:
     load_or_encode(products(5), encoder, tmp_path)
     load_or_encode(products(6), encoder, tmp_path)
     assert sorted(p.name for p in (tmp_path / "fake-v1").iterdir()) == ["meta.json", CACHE_FILE]
+
+
+def test_cache_files_are_readable_by_other_processes(tmp_path: Path) -> None:
+    load_or_encode(products(3), CountingEncoder(), tmp_path)
+    assert (tmp_path / "fake-v1" / CACHE_FILE).stat().st_mode & 0o044 == 0o044
+
+
+def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    from core.vectors import _read
+
+    catalogs = [products(400), products(300)]
+    path = tmp_path / "fake-v1" / CACHE_FILE
+    load_or_encode(catalogs[0], CountingEncoder(), tmp_path)
+    errors: list[str] = []
+
+    def writer(items: list[Product]) -> None:
+        for _ in range(15):  # each alternation rewrites the cache
+            load_or_encode(items, CountingEncoder(), tmp_path)
+            load_or_encode(items[:50], CountingEncoder(), tmp_path)
+
+    def reader() -> None:
+        for _ in range(150):
+            keys, vectors = _read(path, 8)
+            if len(keys) not in (50, 300, 400) or vectors.shape != (len(keys), 8):
+                errors.append(f"{len(keys)} keys, {vectors.shape}")
+
+    with caplog.at_level(logging.WARNING, logger="core.vectors"):
+        threads = [threading.Thread(target=writer, args=(c,)) for c in catalogs] + [threading.Thread(target=reader)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == [] and "unreadable" not in caplog.text
