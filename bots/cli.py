@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     service.add_arguments(serve_commands.add_parser("recommender", help="the shared recommender over HTTP"))
 
     evaluation = commands.add_parser("eval", help="measure retrieval on BEIR-style data")
-    evaluate.add_arguments(evaluation)
-    evaluation.set_defaults(mode="hybrid")  # measure what ships
+    evaluate.add_arguments(evaluation, default_mode="hybrid")  # measure what ships
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench", required=True)

@@ -289,8 +289,9 @@ def default_build(catalog: Catalog, mode: str) -> Recommender:
     return LexicalRecommender(catalog)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``daogou eval``; bots/cli.py mounts them on its subcommand."""
+def add_arguments(parser: argparse.ArgumentParser, *, default_mode: str = "lexical") -> None:
+    """Options of ``daogou eval``; bots/cli.py mounts them on its subcommand with the mode
+    that ships as the default."""
     parser.add_argument("--corpus", type=Path, required=True, help="corpus.jsonl (id, title, text)")
     parser.add_argument("--queries", type=Path, required=True, help="queries.jsonl (qid, text)")
     parser.add_argument("--qrels", type=Path, required=True,
@@ -301,8 +302,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a label counts relevant for recall and MRR from this score on "
                         f"(default: {GRADED_THRESHOLD:g} on graded labels, {BINARY_THRESHOLD:g} "
                         "on binary ones)")
-    parser.add_argument("--mode", choices=MODES, default="lexical",
-                        help="which retrieval to evaluate (default: lexical)")
+    parser.add_argument("--mode", choices=MODES, default=default_mode,
+                        help=f"which retrieval to evaluate (default: {default_mode})")
 
 
 def run(args: argparse.Namespace, *, build: BuildRecommender | None = None,

@@ -13,7 +13,6 @@ turn that needs products; ``daogou eval`` calls it with ``diverse=False``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 from collections import Counter
@@ -22,10 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.bm25 import BM25Index, FieldText
+from core.bm25 import BM25Index
 from core.catalog import Catalog, Product
 from core.dense_api import DenseQuery, DenseRetriever
+from core.fusion import FUSIONS, fuse
 from core.lexicon import FEATURES, features_in
+from core.product_text import category_parts, colour_size_tokens, feature_tokens, model_line, product_fields
 from core.recommender import Hit, SearchRequest
 from core.textproc import cjk_chars, is_cjk, normalize, tokenize, tokenize_with_surface
 
@@ -52,28 +53,10 @@ _INLINE_MAX_PRODUCTS = 10_000  # larger catalogs search in a worker thread (over
 # Hybrid retrieval.  The lexical side contributes its best LEXICAL_DEPTH filtered matches,
 # the dense side its best DENSE_DEPTH filtered products; a filtered pool of at most
 # EXACT_POOL products (a category, a brand, a narrow budget) is scored whole instead.
-FUSIONS = ("minmax", "max", "zscore", "rrf")
 LEXICAL_DEPTH = 1000
 DENSE_DEPTH = 200
 EXACT_POOL = 20_000
-RRF_K = 60
 
-_COLOUR_SIZE_WORDS = """
-    black white silver gold grey gray blue red green pink purple yellow orange brown beige
-    navy ivory khaki teal violet coral champagne graphite charcoal midnight starlight
-    titanium bronze copper transparent multicolor multicolour colour color matte burgundy
-    maroon
-    xs xxs xl xxl xxxl 2xl 3xl 4xl 5xl small medium large xlarge size
-    黑 白 银 金 灰 蓝 红 绿 粉 紫 黄 橙 棕 褐 青 黑色 白色 银色 金色 灰色 蓝色 红色 绿色 粉色 紫色
-    黄色 橙色 棕色 米色 藏青 藏青色 卡其 卡其色 香槟 香槟色 玫瑰金 深空灰 大号 中号 小号 均码 码 号
-"""
-_VARIANT_ATTRIBUTES = frozenset(
-    ["color", "colour", "size", "capacity", "storage", "颜色", "尺码", "尺寸", "规格", "容量", "存储", "内存"]
-)
-_BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]|【[^】]*】|〔[^〕]*〕|<[^>]*>")
-_SIZE_NUMBER = re.compile(
-    r"\b(?:size|eu|us|uk)\s*\d+(?:\.\d+)?\b|\d+(?:\.\d+)?\s*(?:码|号|寸|英寸)|\b\d+\s*(?:gb|tb)\b"
-)
 _NONE = np.zeros(0, dtype=np.int64)
 
 log = logging.getLogger(__name__)
@@ -165,7 +148,7 @@ class LexicalRecommender:
         for alias, canonical in catalog.brand_aliases.items():
             aliases_of.setdefault(canonical, []).append(alias)
         self._index = BM25Index(
-            _product_fields(catalog, aliases_of),
+            product_fields(catalog, aliases_of),
             field_weights=FIELD_WEIGHTS if field_weights is None else field_weights,
             k1=k1, b=b,
         )
@@ -175,10 +158,10 @@ class LexicalRecommender:
         is the code of product ``i``'s English path cut to ``d + 1`` parts (-1: shorter)."""
         n = len(products)
         paths: dict[str, tuple[str, ...]] = {}
-        en = [paths.get(p.category) or paths.setdefault(p.category, _category_parts(p.category))
+        en = [paths.get(p.category) or paths.setdefault(p.category, category_parts(p.category))
               for p in products]
         zh = [paths.get(p.category_zh)
-              or paths.setdefault(p.category_zh, _category_parts(p.category_zh))
+              or paths.setdefault(p.category_zh, category_parts(p.category_zh))
               for p in products]
         depth = max((len(path) for path in paths.values()), default=0)
         code_of: dict[tuple[str, ...], int] = {}
@@ -220,12 +203,12 @@ class LexicalRecommender:
         self._feature_bits = bits
 
     def _model_of(self, i: int) -> tuple[str, tuple[str, ...]]:
-        """Product ``i``'s model line (see ``_model_line``), worked out the first time it
+        """Product ``i``'s model line (see ``core.product_text.model_line``), worked out the first time it
         is ranked high enough to matter and kept: most products never are, and a large
         catalog would spend most of its build time on them."""
         line = self._model_lines.get(i)
         if line is None:
-            line = self._model_lines[i] = _model_line(self._products[i], _colour_size_tokens())
+            line = self._model_lines[i] = model_line(self._products[i], colour_size_tokens())
         return line
 
     @property
@@ -399,7 +382,7 @@ class LexicalRecommender:
         query.terms.update((token, float(n)) for token, n in counts.items())
         # Feature words bridge the two languages: "noise cancelling" also looks for "降噪".
         for key in features_in(normalize(request.text)) if counts else ():
-            for token, surface in _feature_tokens(key):
+            for token, surface in feature_tokens(key):
                 if token not in query.terms:
                     query.terms[token] = TRANSLATION_WEIGHT
                     query.surfaces.setdefault(token, surface)
@@ -413,7 +396,7 @@ class LexicalRecommender:
                     query.soft[token] = self._index.all_of(chars, n / len(chars))
         # Asked-for features rank; they do not make a product a match on their own.
         for key in query.features:
-            for token, _ in _feature_tokens(key):
+            for token, _ in feature_tokens(key):
                 if token not in query.terms:
                     query.feature_terms[token] = FEATURE_TERM_WEIGHT
         return query
@@ -425,7 +408,7 @@ class LexicalRecommender:
         others as the prebuilt lists allow: the category's, the brands', or the budget's."""
         options: list[Callable[[], np.ndarray]] = []
         sizes: list[int] = []
-        path = _category_parts(request.category or "")
+        path = category_parts(request.category or "")
         if path:
             code = self._prefix_code.get(path)
             if code is None:
@@ -470,7 +453,7 @@ class LexicalRecommender:
         banned = self._brand_codes(request.exclude_brands)
         if banned:
             ok &= ~np.isin(self._brand[positions], banned)
-        path = _category_parts(request.category or "")
+        path = category_parts(request.category or "")
         if path:
             code = self._prefix_code.get(path)
             if code is None or len(path) > self._cat_en.shape[0]:
@@ -704,95 +687,7 @@ def _surfaces(found: list[str], query: _Query) -> tuple[str, ...]:
     return tuple(s for s in surfaces if not any(s != o and _part_of(s, o) for o in surfaces))
 
 
-# -- fusion -------------------------------------------------------------------------------
-
-def fuse(lexical: np.ndarray, dense: np.ndarray, dense_weight: float, method: str) -> np.ndarray:
-    """``dense_weight * norm(dense) + (1 - dense_weight) * norm(lexical)`` over one set of
-    candidates (float64, not negative).
-
-    ``method``: "minmax" scales each side to [0, 1] over the candidates; "max" divides by
-    the side's best (negative cosines count 0); "zscore" standardizes each side and then
-    shifts the sum so the worst candidate has 0; "rrf" replaces each side by
-    1 / (RRF_K + rank), lexical non-matches contributing nothing.
-    """
-    lexical = np.asarray(lexical, dtype=np.float64)
-    dense = np.asarray(dense, dtype=np.float64)
-    if method == "rrf":
-        lex_part = np.where(lexical > 0, _rrf(lexical), 0.0)
-        return dense_weight * _rrf(dense) + (1 - dense_weight) * lex_part
-    norm = _NORMALIZERS[method]
-    fused = dense_weight * norm(dense) + (1 - dense_weight) * norm(lexical)
-    if method == "zscore" and len(fused):
-        fused -= fused.min()
-    return fused
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
-    if not len(x):
-        return x
-    lo, hi = float(x.min()), float(x.max())
-    if hi > lo:
-        return (x - lo) / (hi - lo)
-    return np.full(len(x), 1.0 if hi > 0 else 0.0)
-
-
-def _by_max(x: np.ndarray) -> np.ndarray:
-    hi = float(x.max()) if len(x) else 0.0
-    return np.clip(x, 0.0, None) / hi if hi > 0 else np.zeros(len(x))
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    sd = float(x.std()) if len(x) else 0.0
-    return (x - x.mean()) / sd if sd > 0 else np.zeros(len(x))
-
-
-def _rrf(x: np.ndarray) -> np.ndarray:
-    """1 / (RRF_K + rank), rank 1 the best; ties share the better rank."""
-    ordered = np.sort(-x)
-    return 1.0 / (RRF_K + 1 + np.searchsorted(ordered, -x, side="left"))
-
-
-_NORMALIZERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "minmax": _minmax, "max": _by_max, "zscore": _zscore,
-}
-
-
 # -- helpers ------------------------------------------------------------------------------
-
-def _product_fields(
-    catalog: Catalog, aliases_of: dict[str, list[str]]
-) -> Iterable[tuple[str, dict[str, FieldText]]]:
-    """Each product's fields for the index.  Brand and category text repeat across the
-    catalog, so they are tokenized once per distinct value."""
-    brand_tokens: dict[str, list[str]] = {}
-    categories: dict[tuple[str, str], tuple[str, list[str]]] = {}
-    for p in catalog.products:
-        brand = brand_tokens.get(p.brand)
-        if brand is None:
-            names = " ".join([p.brand, *aliases_of.get(p.brand, ())])
-            brand = brand_tokens[p.brand] = tokenize(names)
-        key = (p.category, p.category_zh)
-        category = categories.get(key)
-        if category is None:
-            info = catalog.categories.get(p.category)
-            names_of = [p.category, p.category_zh]
-            if info is not None:
-                names_of += [info.zh, *info.aliases]
-            text = " ".join(name.replace(">", " ") for name in names_of if name)
-            category = categories[key] = (text, tokenize(text))
-        body = " ".join(
-            part for part in (p.description, p.description_zh,
-                              *(f"{k} {v}" for k, v in p.attributes.items())) if part
-        )
-        chars = f"{p.title_zh} {p.title} {category[0]}"
-        yield p.id, {
-            "title": f"{p.title} {p.title_zh}" if p.title_zh else p.title,
-            "brand": brand,
-            "category": category[1],
-            "body": body,
-            "chars": () if chars.isascii() else cjk_chars(chars),
-        }
-
 
 def _groups(codes: np.ndarray, count: int) -> list[np.ndarray]:
     """Positions (ascending) holding each code 0..count-1."""
@@ -824,41 +719,10 @@ def _member(positions: np.ndarray, sorted_positions: np.ndarray) -> np.ndarray:
     return sorted_positions[j] == positions
 
 
-def _model_line(p: Product, colour_tokens: frozenset[str]) -> tuple[str, tuple[str, ...]]:
-    """Brand and title words without colour, size or bracketed variant text: products
-    sharing this are variants of one model and are shown once."""
-    title = _SIZE_NUMBER.sub(" ", _BRACKETED.sub(" ", normalize(p.title)))
-    drop = set(tokenize(p.brand)) if p.brand else set()
-    for key, value in p.attributes.items():
-        if key.casefold() in _VARIANT_ATTRIBUTES:
-            drop.update(tokenize(value))
-    words = tuple(
-        t for t in tokenize(title)
-        if t not in colour_tokens and t not in drop and not t.endswith("色")
-    )
-    return p.brand.casefold(), words or (p.id,)
-
-
-@functools.cache
-def _colour_size_tokens() -> frozenset[str]:
-    """Tokens of _COLOUR_SIZE_WORDS; on first use, as they need jieba, which an English
-    catalog otherwise never loads."""
-    return frozenset(tokenize(_COLOUR_SIZE_WORDS))
-
-
-def _feature_tokens(key: str) -> list[tuple[str, str]]:
-    feature = FEATURES[key]
-    return tokenize_with_surface(f"{feature.en} {feature.zh}")
-
-
 def _part_of(small: str, big: str) -> bool:
     if is_cjk(small):
         return small in big
     return small in re.split(r"[-_./+'&]", big)
-
-
-def _category_parts(category: str) -> tuple[str, ...]:
-    return tuple(part.strip().casefold() for part in category.split(">") if part.strip())
 
 
 def _price_target(lo: float | None, hi: float | None) -> float | None:
