@@ -6,6 +6,7 @@ natively (photos with keyboards, embeds, plain text, JSON).  Nothing here knows 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,12 @@ class Button:
     def to_dict(self) -> dict[str, str]:
         return {"label": self.label, "action": self.action}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Button:
+        """Inverse of ``to_dict``; raises ValueError on a missing field or a wrong type."""
+        data = _mapping(data, "button")
+        return cls(label=_str(data, "label"), action=_str(data, "action"))
+
 
 @dataclass(frozen=True)
 class ProductCard:
@@ -69,6 +76,18 @@ class ProductCard:
             "details": self.details, "buttons": [b.to_dict() for b in self.buttons],
         }
 
+    @classmethod
+    def from_dict(cls, data: Any) -> ProductCard:
+        """Inverse of ``to_dict``; optional fields may be missing.  Raises ValueError on wrong types."""
+        data = _mapping(data, "product")
+        return cls(
+            id=_str(data, "id"), title=_str(data, "title"), brand=_str(data, "brand"),
+            price=_number(data, "price"), currency=_str(data, "currency"), category=_str(data, "category"),
+            reason=_str(data, "reason", ""), image_url=_str(data, "image_url", ""), url=_str(data, "url", ""),
+            position=_int(data, "position", 0), details=_str(data, "details", ""),
+            buttons=tuple(Button.from_dict(b) for b in _list(data, "buttons")),
+        )
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -87,6 +106,21 @@ class Reply:
             "buttons": [b.to_dict() for b in self.buttons],
         }
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Reply:
+        """Inverse of ``to_dict``, for replies that travel through Redis (the outbox).
+
+        Only ``text`` is required; raises ValueError on a missing ``text`` or a wrong type, so a
+        reader can treat any bad stored reply as one kind of failure.
+        """
+        data = _mapping(data, "reply")
+        return cls(
+            text=_str(data, "text"),
+            products=tuple(ProductCard.from_dict(p) for p in _list(data, "products")),
+            buttons=tuple(Button.from_dict(b) for b in _list(data, "buttons")),
+            kind=_str(data, "kind", "text"),
+        )
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -94,3 +128,48 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
+
+
+_REQUIRED: Any = object()
+
+
+def _mapping(data: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} must be an object, got {type(data).__name__}")
+    return data
+
+
+def _get(data: Mapping[str, Any], key: str, default: Any) -> Any:
+    if key in data:
+        return data[key]
+    if default is _REQUIRED:
+        raise ValueError(f"missing {key!r}")
+    return default
+
+
+def _str(data: Mapping[str, Any], key: str, default: Any = _REQUIRED) -> str:
+    value = _get(data, key, default)
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str) -> float:
+    value = _get(data, key, _REQUIRED)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # bool is an int, but never a price
+        raise ValueError(f"{key!r} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _int(data: Mapping[str, Any], key: str, default: int) -> int:
+    value = _get(data, key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key!r} must be a whole number, got {type(value).__name__}")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any] | tuple[Any, ...]:
+    value = _get(data, key, ())
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{key!r} must be a list, got {type(value).__name__}")
+    return value

@@ -215,7 +215,7 @@ class SessionStore:
 
     async def forget(self, user: str) -> int:
         """Delete everything stored about ``user``: their keys and their events.  Returns events removed."""
-        await self.redis.delete(self.key(user, "session"), self.key(user, "seen"))
+        await self.redis.delete(self.key(user, "session"), self.key(user, "seen"), self.key(user, "unreachable"))
         removed = 0
         start = "-"
         while True:
