@@ -43,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
 
     bench_module.add_arguments(bench_commands.add_parser("recommender", help="dense index at 10k-1M products"))
 
+    run = commands.add_parser("run", help="run a chat-platform adapter")
+    run_commands = run.add_subparsers(dest="adapter", required=True)
+    telegram = run_commands.add_parser("telegram", help="the Telegram bot (DAOGOU_TELEGRAM_TOKEN)")
+    telegram.add_argument("--webhook", action="store_true", help="webhook mode (default: DAOGOU_TELEGRAM_MODE)")
+
+    links = commands.add_parser("telegram-links", help="print t.me deep links that open each catalog category")
+    links.add_argument("--bot", required=True, help="the bot's username, without @")
+
     commands.add_parser("settings", help="list every setting with its default")
 
     args = parser.parse_args(argv)
@@ -58,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return bench_module.run(args)
     if args.command == "eval":
         return _eval(args)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "telegram-links":
+        return _telegram_links(args)
     try:
         environ = dict(os.environ)
         if args.catalog:
@@ -84,6 +96,43 @@ def _eval(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     return evaluate.run(args, build=lambda catalog, mode: build_ranker(settings, catalog, mode))
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(dict(os.environ))
+        if not settings.redis_url:
+            raise SettingsError("REDIS_URL is not set: bots share their state through Redis")
+        if not settings.telegram_token:
+            raise SettingsError("DAOGOU_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token")
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
+    from bots.telegram.run import serve
+
+    try:
+        return asyncio.run(serve(settings, webhook=True if args.webhook else None))
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+
+
+def _telegram_links(args: argparse.Namespace) -> int:
+    from bots.telegram.bot import category_payload
+    from core.catalog import CatalogError, load_catalog
+
+    try:
+        settings = Settings.from_env(dict(os.environ))
+        catalog = load_catalog(settings.catalog, currency=settings.currency)
+    except (SettingsError, CatalogError) as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+    for category in sorted(catalog.categories):
+        print(f"https://t.me/{args.bot.lstrip('@')}?start={category_payload(category)}\t{category}")
+    return 0
 
 
 async def _chat(settings: Settings, *, jsonl: bool, user: str) -> int:

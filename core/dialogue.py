@@ -32,7 +32,10 @@ _WORDS = re.compile(r"[A-Za-z\u3400-\u9fff\uf900-\ufaff]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _MAX_ACTION = 200
 _PRODUCT_ACTIONS = {"details": Intent.DETAILS, "similar": Intent.MORE, "like": Intent.LIKE, "dislike": Intent.DISLIKE}
-_SIMPLE_ACTIONS = {"more": Intent.MORE, "human": Intent.HUMAN, "reset": Intent.RESET, "help": Intent.HELP}
+_SIMPLE_ACTIONS = {
+    "more": Intent.MORE, "human": Intent.HUMAN, "reset": Intent.RESET, "help": Intent.HELP,
+    "start": Intent.GREET, "forget": Intent.FORGET,
+}
 
 
 def clean_text(text: str, limit: int) -> tuple[str, bool]:

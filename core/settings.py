@@ -8,10 +8,14 @@ environment at import time: callers pass a mapping, tests pass their own.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class SettingsError(ValueError):
@@ -122,6 +126,20 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "writer_max_tokens": (_positive_int, "a whole number > 0", "new tokens per result list"),
     "writer_workers": (_positive_int, "a whole number > 0", "generation threads of the local writer"),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR", "logging level"),
+    "telegram_token": (_optional_text, "a bot token from @BotFather", "Telegram bot token (never logged)"),
+    "telegram_api_url": (_text, "a URL", "Bot API base; the token is appended"),
+    "telegram_mode": (_choice("polling", "webhook"), "polling or webhook", "how Telegram updates arrive"),
+    "telegram_webhook_url": (_optional_text, "an https:// URL",
+                             "public URL Telegram posts updates to (webhook mode)"),
+    "telegram_webhook_secret": (_optional_text, "1-256 characters of A-Z a-z 0-9 _ -",
+                                "secret Telegram sends back in a header (webhook mode; never logged)"),
+    "telegram_listen": (_text, "a host name or address", "where the webhook server listens"),
+    "telegram_port": (_non_negative_int, "a port number", "where the webhook server listens"),
+    "button_secret": (_optional_text, "text", "key that signs button payloads; unset: derived from the bot token"),
+    "button_ttl": (_positive_int, "whole seconds > 0", "buttons older than this are refused as stale"),
+    "outbox_maxlen": (_positive_int, "a whole number > 0", "approximate length cap of each outbox stream"),
+    "outbox_attempts": (_positive_int, "a whole number > 0", "delivery tries before a message is dead-lettered"),
+    "outbox_retry_ms": (_positive_int, "whole milliseconds > 0", "wait before an undelivered message is retried"),
 }
 
 
@@ -160,10 +178,26 @@ class Settings:
     writer_max_tokens: int = 256
     writer_workers: int = 1
     log_level: str = "INFO"
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_mode: str = "polling"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_listen: str = "0.0.0.0"
+    telegram_port: int = 8443
+    button_secret: str | None = field(default=None, repr=False)
+    button_ttl: int = 7 * 24 * 3600
+    outbox_maxlen: int = 100_000
+    outbox_attempts: int = 5
+    outbox_retry_ms: int = 5_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.results <= 10:
             raise SettingsError(f"DAOGOU_RESULTS must be a whole number from 1 to 10, got {self.results}")
+        secret = self.telegram_webhook_secret
+        if secret is not None and not _WEBHOOK_SECRET.fullmatch(secret):
+            # Telegram's own rule for setWebhook's secret_token; the value itself is never echoed.
+            raise SettingsError("DAOGOU_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":

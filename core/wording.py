@@ -115,6 +115,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, I lost track of our earlier conversation, so we're starting fresh.",
         "zh": "抱歉，之前的对话记录丢失了，我们重新开始吧。",
     },
+    "media": {
+        "en": "I can only read text messages for now. Tell me in words what you're looking for.",
+        "zh": "我目前只能看懂文字消息。请用文字告诉我你想找什么。",
+    },
+    "edited": {
+        "en": "I only read new messages, not edits. Please send what you meant as a new message.",
+        "zh": "我只读取新消息，看不到修改。请把修改后的内容重新发一条。",
+    },
+    "button_forged": {
+        "en": "That button isn't one I gave you, so I ignored it.",
+        "zh": "这个按钮不是我发给你的，已忽略。",
+    },
+    "button_stale": {
+        "en": "That button has expired. Tell me what you're looking for and I'll show fresh results.",
+        "zh": "这个按钮已过期。告诉我你想找什么，我会给你新的结果。",
+    },
+    "refine": {"en": "Want to adjust these?", "zh": "需要调整吗？"},
+    "view_product": {"en": "View product", "zh": "查看商品"},
+    "choose_lang": {"en": "Choose a language:", "zh": "请选择语言："},
+    "inline_none": {"en": "No matching products", "zh": "没有找到匹配的商品"},
     "unknown_action": {
         "en": "Sorry, that button isn't valid any more. Tell me what you're looking for instead.",
         "zh": "抱歉，这个按钮已失效。直接告诉我你想找什么吧。",
