@@ -48,6 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     telegram = run_commands.add_parser("telegram", help="the Telegram bot (DAOGOU_TELEGRAM_TOKEN)")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode (default: DAOGOU_TELEGRAM_MODE)")
 
+    outbox = commands.add_parser("outbox", help="send a proactive message, or list dead letters")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
+    send = outbox_commands.add_parser("send", help="queue a message for a user (delivered by their adapter)")
+    send.add_argument("--platform", required=True, help="telegram, discord, ...")
+    send.add_argument("--user", required=True, help="the user's id on that platform")
+    send.add_argument("--chat", default="", help="chat id (default: the user's private chat)")
+    send.add_argument("--kind", default="alert", help="agent, sla, alert, ... (default: alert)")
+    send.add_argument("--text", required=True)
+    dead = outbox_commands.add_parser("dead", help="list messages that could not be delivered")
+    dead.add_argument("--platform", required=True)
+    dead.add_argument("--count", type=int, default=20)
+
     links = commands.add_parser("telegram-links", help="print t.me deep links that open each catalog category")
     links.add_argument("--bot", required=True, help="the bot's username, without @")
 
@@ -70,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "telegram-links":
         return _telegram_links(args)
+    if args.command == "outbox":
+        return _outbox(args)
     try:
         environ = dict(os.environ)
         if args.catalog:
@@ -118,6 +132,43 @@ def _run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(dict(os.environ))
+        if not settings.redis_url:
+            raise SettingsError("REDIS_URL is not set: the outbox lives in the Redis the bots share")
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_outbox_command(settings, args))
+
+
+async def _outbox_command(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from redis.exceptions import RedisError
+
+    from core.messages import Reply
+    from core.outbox import Outbox
+    from core.redis_conn import connect
+
+    redis = connect(settings.redis_url or "")
+    try:
+        outbox = Outbox(redis, settings, args.platform)
+        if args.outbox_command == "send":
+            entry = await outbox.put(args.user, args.chat or args.user, Reply(args.text, kind="notice"), kind=args.kind)
+            print(entry)
+        else:
+            for letter in await outbox.dead_letters(args.count):
+                print(json.dumps(letter, ensure_ascii=False))
+        return 0
+    except RedisError as exc:
+        print(f"daogou: Redis: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await redis.aclose()
 
 
 def _telegram_links(args: argparse.Namespace) -> int:

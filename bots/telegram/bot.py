@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
@@ -42,7 +43,7 @@ from telegram.ext import (
     filters,
 )
 
-from bots.telegram.render import Outgoing, cut, render, web_url
+from bots.telegram.render import TEXT_LIMIT, Outgoing, card_html, cut, render, web_url
 from core.app import App
 from core.buttons import ButtonSigner, ForgedButton, StaleButton
 from core.messages import Button, Inbound, Reply
@@ -192,8 +193,6 @@ class TelegramBot:
         for card in cards:
             lang_card = "zh" if _CJK.search(card.title) else lang
             url = web_url(card.url)
-            from bots.telegram.render import TEXT_LIMIT, card_html
-
             results.append(InlineQueryResultArticle(
                 id=hashlib.sha256(card.id.encode()).hexdigest()[:32],
                 title=cut(card.title, 120),
@@ -379,8 +378,6 @@ class TelegramBot:
 
 
 def _with(inbound: Inbound, **changes: str) -> Inbound:
-    from dataclasses import replace
-
     return replace(inbound, **changes)
 
 

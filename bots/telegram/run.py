@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -76,7 +76,7 @@ def webhook_server(application: Application, app: App, *, secret: str, path: str
         try:
             data = json.loads(await request.read())
             update = Update.de_json(data, application.bot)
-        except Exception as exc:  # de_json raises whatever the malformed part provokes
+        except Exception as exc:  # noqa: BLE001 - de_json raises whatever the malformed part provokes
             log.warning("webhook body is not a Telegram update: %s", exc)
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         await application.update_queue.put(update)
@@ -123,7 +123,7 @@ async def start(settings: Settings, app: App, *, webhook: bool | None = None, po
     await application.initialize()  # getMe: a wrong token stops here with InvalidToken
     try:
         await bot.register_commands()
-    except Exception as exc:  # the menu is a nicety; never a reason not to serve
+    except Exception as exc:  # noqa: BLE001 - the menu is a nicety; never a reason not to serve
         log.warning("could not register the command menu: %s", exc)
     await application.start()
     runner: web.AppRunner | None = None
@@ -140,8 +140,7 @@ async def start(settings: Settings, app: App, *, webhook: bool | None = None, po
                                           secret_token=settings.telegram_webhook_secret)
         log.info("telegram webhook mode: listening on %s:%s%s", settings.telegram_listen, port, path)
     else:
-        await application.bot.delete_webhook()
-        assert application.updater is not None
+        assert application.updater is not None  # start_polling deletes any webhook first
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=poll_timeout)
         log.info("telegram polling mode: @%s", application.bot.username)
     outbox_stop = asyncio.Event()
@@ -183,8 +182,6 @@ async def serve(settings: Settings, *, webhook: bool | None = None) -> int:
 
 
 def _mode(settings: Settings, mode: str) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, telegram_mode=mode)
 
 
