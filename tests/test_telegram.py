@@ -385,3 +385,21 @@ def _message_id(api: BotApiStandIn, call: Call) -> int:
     mine = [m for (c, _), m in api.messages.items() if c == chat and m["from"]["id"] == api.bot_user["id"]
             and (m.get("text") or m.get("caption")) == body(call)]
     return int(mine[-1]["message_id"])
+
+
+async def test_redis_away_gets_an_apology_not_silence(settings: Settings, api: BotApiStandIn,
+                                                      demo_recommender: Any) -> None:
+    from core.app import build_app
+
+    dead = replace(settings, redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    app = build_app(dead, recommender=demo_recommender)
+    await app.start()
+    running = await start(tg_settings(dead, api), app, webhook=False, poll_timeout=1)
+    try:
+        api.feed(api.text_message(ALICE, "bluetooth earbuds"))
+        (reply,) = await api.wait_for("sendMessage", predicate=lambda c: c.params.get("chat_id") == ALICE,
+                                      timeout=15)
+        assert "try again" in body(reply).lower() or "稍后" in body(reply)
+    finally:
+        await running.stop()
+        await app.stop()

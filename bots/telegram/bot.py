@@ -321,10 +321,15 @@ class TelegramBot:
                 label = cut(button.label, 64)
                 if button.action.startswith("url:"):
                     line.append(InlineKeyboardButton(label, url=button.action[4:]))
-                else:
-                    line.append(InlineKeyboardButton(label, callback_data=await self.signer.pack(str(user_id),
-                                                                                               button.action)))
-            keyboard.append(line)
+                    continue
+                try:
+                    data = await self.signer.pack(str(user_id), button.action)
+                except RedisError as exc:  # a long action needs Redis; the message still goes out
+                    log.warning("button %r left out: %s", button.action, exc)
+                    continue
+                line.append(InlineKeyboardButton(label, callback_data=data))
+            if line:
+                keyboard.append(line)
         return InlineKeyboardMarkup(keyboard) if keyboard else None
 
     async def _call(self, user_id: int, send: Callable[[], Awaitable[T]]) -> T:
