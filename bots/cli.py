@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     dead.add_argument("--platform", required=True)
     dead.add_argument("--count", type=int, default=20)
 
+    discord_run = run_commands.add_parser("discord", help="the Discord bot (DAOGOU_DISCORD_TOKEN)")
+    discord_run.set_defaults(webhook=False)
+    discord_cmd = commands.add_parser("discord", help="Discord tools")
+    discord_commands = discord_cmd.add_subparsers(dest="discord_command", required=True)
+    sync = discord_commands.add_parser("sync", help="register the slash commands with Discord")
+    sync.add_argument("--guild", type=int, help="a server id: commands appear there at once (default: global)")
+
     links = commands.add_parser("telegram-links", help="print t.me deep links that open each catalog category")
     links.add_argument("--bot", required=True, help="the bot's username, without @")
 
@@ -84,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return _telegram_links(args)
     if args.command == "outbox":
         return _outbox(args)
+    if args.command == "discord":
+        return _discord_sync(args)
     try:
         environ = dict(os.environ)
         if args.catalog:
@@ -112,26 +121,73 @@ def _eval(args: argparse.Namespace) -> int:
     return evaluate.run(args, build=lambda catalog, mode: build_ranker(settings, catalog, mode))
 
 
-def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env(dict(os.environ))
-        if not settings.redis_url:
-            raise SettingsError("REDIS_URL is not set: bots share their state through Redis")
-        if not settings.telegram_token:
-            raise SettingsError("DAOGOU_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token")
-    except SettingsError as exc:
-        print(f"daogou: {exc}", file=sys.stderr)
-        return 2
+_TOKENS = {
+    "telegram": ("telegram_token", "DAOGOU_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token"),
+    "discord": ("discord_token", ("DAOGOU_DISCORD_TOKEN is not set: create an application at "
+                                  "https://discord.com/developers/applications and set its bot token")),
+}
+
+
+def _bot_settings(platform: str, *, redis: bool = True) -> Settings:
+    settings = Settings.from_env(dict(os.environ))
+    if redis and not settings.redis_url:
+        raise SettingsError("REDIS_URL is not set: bots share their state through Redis")
+    name, missing = _TOKENS[platform]
+    if not getattr(settings, name):
+        raise SettingsError(missing)
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
-    from bots.telegram.run import serve
+    return settings
 
+
+def _run(args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(serve(settings, webhook=True if args.webhook else None))
+        settings = _bot_settings(args.adapter)
+        if args.adapter == "telegram":
+            from bots.telegram.run import serve
+
+            return asyncio.run(serve(settings, webhook=True if args.webhook else None))
+        from bots.discord import run as discord_run
+
+        return asyncio.run(discord_run.serve(settings))
     except SettingsError as exc:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
+
+
+def _discord_sync(args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
+    from bots.discord import run as discord_run
+    from core.app import build_app
+    from core.catalog import load_catalog
+    from core.lexical import LexicalRecommender
+
+    try:
+        settings = _bot_settings("discord", redis=False)
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+
+    async def sync() -> list[str]:
+        # Registering commands needs neither Redis nor the encoder: a lexical catalog will do.
+        catalog = load_catalog(settings.catalog, currency=settings.currency)
+        app = build_app(settings, redis=Redis.from_url("redis://127.0.0.1:1"),
+                        recommender=LexicalRecommender(catalog))
+        try:
+            return await discord_run.sync(settings, app, args.guild)
+        finally:
+            await app.stop()
+
+    try:
+        names = asyncio.run(sync())
+    except Exception as exc:  # noqa: BLE001 - login or sync refused: say why, not a traceback
+        print(f"daogou: discord sync failed: {exc}", file=sys.stderr)
+        return 1
+    where = f"guild {args.guild}" if args.guild else "globally (Discord may take up to an hour to show them)"
+    print(f"synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
+    return 0
 
 
 def _outbox(args: argparse.Namespace) -> int:

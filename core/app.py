@@ -77,6 +77,7 @@ def build_ranker(settings: Settings, catalog: Catalog, mode: str) -> Recommender
         query_prefix=settings.query_prefix,
         passage_prefix=settings.passage_prefix,
         threads=settings.encoder_threads,
+        int8=settings.encoder_int8,
         cache_dir=Path(settings.vector_cache).expanduser() if settings.vector_cache
         else Path.home() / ".cache" / "daogou" / "vectors",
     )

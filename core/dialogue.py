@@ -169,6 +169,14 @@ class DialogueManager:
             return await self.policy.other_brand(session)
         if name in _SIMPLE_ACTIONS and not arg:
             return await self.policy.respond(session, Understanding(_SIMPLE_ACTIONS[name], lang=lang))
+        if name in ("details_at", "compare_at"):
+            # Slash commands name products by their place in the list: "details_at:2", "compare_at:1,3".
+            parts = arg.split(",")
+            if not all(p.isdigit() and 0 < int(p) <= 100 for p in parts) or len(parts) > 5:
+                return invalid
+            intent = Intent.DETAILS if name == "details_at" else Intent.COMPARE
+            return await self.policy.respond(session, Understanding(intent, lang=lang,
+                                                                    positions=tuple(int(p) for p in parts)))
         if name == "category" and arg in self.recommender.catalog.categories:
             return await self.policy.search_category(session, arg)
         if name == "lang" and arg in ("zh", "en"):

@@ -43,7 +43,8 @@ from telegram.ext import (
     filters,
 )
 
-from bots.telegram.render import TEXT_LIMIT, Outgoing, card_html, cut, render, web_url
+from bots.links import web_url
+from bots.telegram.render import TEXT_LIMIT, Outgoing, card_html, cut, render
 from core.app import App
 from core.buttons import ButtonSigner, ForgedButton, StaleButton
 from core.messages import Button, Inbound, Reply

@@ -11,18 +11,15 @@ happens in the adapter.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 
+from bots.links import web_url
 from core.messages import Button, ProductCard, Reply
 from core.wording import price, t
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
-
-_WEB_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
-
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -69,12 +66,6 @@ def split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     if rest or not pieces:
         pieces.append(rest)
     return pieces
-
-
-def web_url(url: str) -> str:
-    """``url`` when Telegram would accept it for a link button or a photo, else ""."""
-    url = (url or "").strip()
-    return url if _WEB_URL.fullmatch(url) and len(url) <= 2048 else ""
 
 
 def esc(text: str) -> str:
