@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import logging
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -147,6 +148,10 @@ class TransformerEncoder:
         self.query_max_length = min(query_max_length, limit)
         self.passage_max_length = min(passage_max_length, limit)
         self._unk = self.tokenizer.unk_token
+        # A fast tokenizer sets its padding and truncation on the shared Rust object for each
+        # call, so two threads using it at once (the encoder's worker batching queries, the
+        # event loop asking unknown_ratio) corrupt each other's batches.
+        self._tokenizing = threading.Lock()
         self.fingerprint = self._fingerprint()
 
     def _fingerprint(self) -> str:
@@ -169,7 +174,8 @@ class TransformerEncoder:
         MiniLM reads most Chinese characters as [UNK])."""
         if not self._unk:
             return 0.0
-        pieces = self.tokenizer.tokenize(text)
+        with self._tokenizing:
+            pieces = self.tokenizer.tokenize(text)
         if not pieces:
             return 0.0
         return sum(piece == self._unk for piece in pieces) / len(pieces)
@@ -195,9 +201,10 @@ class TransformerEncoder:
             return np.empty((0, self.dim), dtype=np.float32)
         torch = self._torch
         with torch.inference_mode():
-            batch = self.tokenizer(
-                texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-            )
+            with self._tokenizing:
+                batch = self.tokenizer(
+                    texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+                )
             hidden = model(**batch).last_hidden_state
             if self.pooling == "cls":
                 pooled = hidden[:, 0]

@@ -238,7 +238,7 @@ async def test_outbox_message_reaches_the_users_dms(bot: Running, api: DiscordSt
     outbox = Outbox(app.redis, settings, "discord")
     await outbox.put(str(BOB), "", Reply("Agent Li: the blue one is back in stock"))
     await api.wait_for("POST", r"/channels/\d+/messages",
-                                 predicate=lambda c: "back in stock" in str(c.json.get("content")))
+                       predicate=lambda c: "back in stock" in str(c.json.get("content")))
     assert api.calls_to("POST", r"/users/@me/channels")
     await asyncio.sleep(0.3)
     assert await outbox.pending_count() == 0

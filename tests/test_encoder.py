@@ -191,3 +191,48 @@ def test_quantized_queries_agree_with_fp32(minilm: TransformerEncoder) -> None:
     # Passages are fp32 either way, so both share one vector cache.
     assert int8.fingerprint == minilm.fingerprint
     np.testing.assert_array_equal(int8.encode_passages(texts[:1]), minilm.encode_passages(texts[:1]))
+
+
+def test_the_tokenizer_is_never_used_by_two_threads_at_once() -> None:
+    """The service's encoder worker batches queries while the event loop asks unknown_ratio.
+    A fast tokenizer sets padding and truncation on one shared object per call, so used by
+    both at once it hands back unpadded batches (seen under load as "Unable to create
+    tensor").  A spy that lingers inside each call makes any overlap certain to show."""
+    import threading
+    import time
+
+    encoder = TransformerEncoder(threads=1)
+    real = encoder.tokenizer
+    inside, overlaps = [0], [0]
+
+    class Spy:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def _enter(self) -> None:
+            inside[0] += 1
+            overlaps[0] += inside[0] > 1
+            time.sleep(0.002)
+
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            self._enter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                inside[0] -= 1
+
+        def tokenize(self, *args: object, **kwargs: object) -> object:
+            self._enter()
+            try:
+                return real.tokenize(*args, **kwargs)
+            finally:
+                inside[0] -= 1
+
+    encoder.tokenizer = Spy()  # type: ignore[assignment]
+    texts = [f"cordless drill {n} with an extra long battery" for n in range(60)]
+    prober = threading.Thread(target=lambda: [encoder.unknown_ratio(t) for t in texts])
+    prober.start()
+    for start in range(0, len(texts), 3):
+        encoder.encode_queries(texts[start:start + 3])
+    prober.join()
+    assert overlaps[0] == 0
