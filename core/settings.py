@@ -119,7 +119,8 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "query_prefix": (_text, "text", "prefix for query texts (e5-style encoders: 'query: ')"),
     "passage_prefix": (_text, "text", "prefix for product texts (e5-style encoders: 'passage: ')"),
     "encoder_threads": (_non_negative_int, "a whole number >= 0",
-                        "torch threads for the encoder; 0: torch's default (1 measured fastest on 2 cores)"),
+                        "threads of the encoder and vector math (torch, OpenMP, BLAS; read from the "
+                        "environment at start); 0: the libraries' defaults"),
     "encoder_int8": (_bool, "true or false", "encode queries with int8 weights (product vectors stay float32)"),
     "vector_cache": (_text, "a directory", "where catalog vectors are cached; empty: ~/.cache/daogou/vectors"),
     "dense_weight": (_fraction, "a number from 0 to 1", "share of the dense score in the hybrid ranking"),
