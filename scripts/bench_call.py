@@ -23,12 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.app import build_ranker  # noqa: E402
-from core.catalog import Catalog  # noqa: E402
-from core.encoder import TransformerEncoder  # noqa: E402
-from core.evaluate import load_data  # noqa: E402
-from core.recommender import SearchRequest  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.app import build_ranker
+from core.catalog import Catalog
+from core.encoder import TransformerEncoder
+from core.evaluate import load_data
+from core.recommender import SearchRequest
+from core.settings import Settings
 
 
 def quantiles(samples: list[float]) -> str:

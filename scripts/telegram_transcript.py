@@ -16,15 +16,14 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.telegram.run import start  # noqa: E402
-from core.app import build_app  # noqa: E402
-from core.redis_conn import EmbeddedRedis  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from tests.telegram_standin import BotApiStandIn, Call  # noqa: E402
+from bots.telegram.run import start
+from core.app import build_app
+from core.redis_conn import EmbeddedRedis
+from core.settings import Settings
+from tests.telegram_standin import BotApiStandIn, Call
 
 USER = 424242
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from discord.utils import escape_markdown, escape_mentions
+
 from bots.links import web_url
 from core.messages import Button, ProductCard, Reply
 from core.wording import price, t
@@ -48,14 +50,8 @@ class Outgoing:
 
 
 def escape(text: str) -> str:
-    """Discord markdown and mentions shown literally."""
-    out = []
-    for ch in text:
-        if ch in "\\*_~`|>#-[]()":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out).replace("@", "@\u200b")
+    """Discord markdown and mentions shown literally; links stay clickable."""
+    return escape_mentions(escape_markdown(text, ignore_links=True))
 
 
 def cut(text: str, limit: int) -> str:
