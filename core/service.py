@@ -13,7 +13,8 @@ Endpoints:
   "matched_features": [...]}], "took_ms": x}``.  A malformed request gets 400
   ``{"error": "..."}`` naming the field; a body over ``max_body`` bytes 413; more than
   ``max_in_flight`` searches at once 503 (the client then answers from its fallback).
-- ``GET /healthz``: 200 ``{"status": "ok", "products": n}`` while the process serves.
+- ``GET /healthz``: 200 ``{"status": "ok", "products": n, "pid": p}`` while the process
+  serves (``pid`` tells ``--workers`` processes apart).
 - ``GET /readyz``: 200 once started, 503 while shutting down (take it out of rotation).
 - ``GET /metrics``: Prometheus text format, from a registry of this app's own.
 
@@ -28,6 +29,7 @@ import inspect
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -164,7 +166,8 @@ async def _recommend(request: web.Request) -> web.Response:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "products": len(request.app[_STATE].recommender.catalog)})
+    return web.json_response({"status": "ok", "products": len(request.app[_STATE].recommender.catalog),
+                              "pid": os.getpid()})
 
 
 async def _readyz(request: web.Request) -> web.Response:
@@ -200,6 +203,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--access-log", action="store_true", help="log every request (off by default: it costs at high rates)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="processes sharing the port (SO_REUSEPORT); one per core uses them all (default: 1)",
+    )
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for extra workers
 
 
 def run(
@@ -234,11 +242,20 @@ def run(
     if not 0 <= port <= 65535:
         print(f"daogou: --port must be from 0 to 65535, got {port}", file=sys.stderr)
         return 2
+    workers = getattr(args, "workers", 1)
+    if workers < 1 or workers > 64:
+        print(f"daogou: --workers must be from 1 to 64, got {workers}", file=sys.stderr)
+        return 2
+    if workers > 1 and port == 0:
+        print("daogou: --workers needs a fixed --port (the workers share it)", file=sys.stderr)
+        return 2
+    extra = _start_workers(args, host, port, workers - 1, env) if workers > 1 else []
     try:
         return asyncio.run(_serve(
             settings, host, port, recommender_factory=recommender_factory,
             max_in_flight=max(1, getattr(args, "max_in_flight", MAX_IN_FLIGHT)),
             access_log=getattr(args, "access_log", False),
+            reuse_port=workers > 1 or getattr(args, "reuse_port", False),
         ))
     except CatalogError as exc:
         print(f"daogou: cannot load the catalog: {exc}", file=sys.stderr)
@@ -248,6 +265,43 @@ def run(
     except OSError as exc:
         print(f"daogou: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        _stop_workers(extra)
+
+
+def _start_workers(args: argparse.Namespace, host: str, port: int, count: int,
+                   env: Mapping[str, str]) -> list[subprocess.Popen[bytes]]:
+    """Extra processes serving the same port.  One process keeps one core busy at most (its
+    event loop, search and encoder threads share the GIL); the kernel spreads connections
+    over every process listening with SO_REUSEPORT.  Each builds its own recommender from
+    the same vector cache; each dies with this one (PR_SET_PDEATHSIG on Linux)."""
+    command = [sys.executable, "-m", "core.service", "--host", host, "--port", str(port), "--reuse-port",
+               "--max-in-flight", str(getattr(args, "max_in_flight", MAX_IN_FLIGHT))]
+    if getattr(args, "access_log", False):
+        command.append("--access-log")
+    return [subprocess.Popen(command, env=dict(env), stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            for _ in range(count)]
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the workers outlive a crashed parent until stopped
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 async def _serve(
@@ -258,6 +312,7 @@ async def _serve(
     recommender_factory: RecommenderFactory | None,
     max_in_flight: int,
     access_log: bool,
+    reuse_port: bool = False,
 ) -> int:
     factory = recommender_factory or _default_factory()
     started = time.perf_counter()
@@ -276,7 +331,7 @@ async def _serve(
     runner = web.AppRunner(app, handle_signals=False, access_log=log if access_log else None, shutdown_timeout=10.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         for address in runner.addresses:
             print(f"listening on http://{_url_host(address[0])}:{address[1]}", flush=True)

@@ -27,6 +27,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -175,8 +176,14 @@ def _corpus_catalog(corpus: Path, directory: Path) -> Path:
     return out
 
 
-def _start_service(catalog: Path | None) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "core.service", "--host", "127.0.0.1", "--port", "0"]
+def _start_service(catalog: Path | None, workers: int = 1) -> tuple[subprocess.Popen[str], str]:
+    port = 0
+    if workers > 1:  # workers share one fixed port
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "core.service", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
     if catalog is not None:
         command += ["--catalog", str(catalog)]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
@@ -216,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (at most 600)")
     parser.add_argument("--max-calls", type=int, default=100_000)
     parser.add_argument("--rate", type=float, help="open loop: calls per second")
+    parser.add_argument("--workers", type=int, default=1, help="service processes to start (default 1)")
     args = parser.parse_args(argv)
     if not 1 <= args.concurrency <= MAX_CONCURRENCY or not 0 < args.duration <= MAX_DURATION or args.max_calls < 1:
         parser.error(f"--concurrency 1..{MAX_CONCURRENCY}, --duration 0..{MAX_DURATION:.0f} s, --max-calls >= 1")
@@ -247,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if url is None:
                 t0 = time.perf_counter()
-                proc, url = _start_service(catalog_path)
+                proc, url = _start_service(catalog_path, args.workers)
                 print(f"service: {url}, ready in {time.perf_counter() - t0:.1f} s (pid {proc.pid})")
             cpu = _cpu_times(proc.pid if proc else None)
             results, elapsed = asyncio.run(load(
@@ -276,15 +284,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpu_times(service_pid: int | None) -> dict[str, float]:
-    """CPU seconds used so far by this load generator and by the service it started."""
+    """CPU seconds used so far by this load generator and by the service it started (its
+    extra workers included)."""
     times = os.times()
     out = {"load generator": times.user + times.system}
     if service_pid is not None:
         try:
             import psutil
 
-            t = psutil.Process(service_pid).cpu_times()
-            out["service"] = t.user + t.system
+            service = psutil.Process(service_pid)
+            out["service"] = sum(t.user + t.system for t in
+                                 [service.cpu_times(), *(child.cpu_times() for child in service.children())])
         except Exception:  # noqa: BLE001 - figures only; psutil missing or the process gone
             pass
     return out

@@ -441,13 +441,60 @@ def test_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert line.startswith("listening on http://127.0.0.1:"), line + (proc.stderr.read() if proc.stderr else "")
         url = line.split()[-1]
         with httpx.Client(base_url=url, trust_env=False) as client:
-            assert client.get("/healthz").json() == {"status": "ok", "products": len(CATALOG)}
+            assert client.get("/healthz").json() == {"status": "ok", "products": len(CATALOG), "pid": proc.pid}
             hits = client.post("/v1/recommend", json={"text": "running shoes", "limit": 2}).json()["hits"]
             assert [h["product"]["id"] for h in hits] == [
                 h.product.id for h in LEXICAL.search_sync(SearchRequest(text="running shoes", limit=2))
             ]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.slow
+def test_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
+    import socket
+
+    import psutil
+
+    catalog = tmp_path / "products.jsonl"
+    catalog.write_text("\n".join(json.dumps(p.to_dict()) for p in CATALOG.products), encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAOGOU_")}
+    env["DAOGOU_RECOMMENDER"] = "lexical"
+    assert subprocess.run([sys.executable, "-m", "core.service", "--port", "0", "--workers", "2"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60).returncode == 2  # needs a port
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.service", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+         "--catalog", str(catalog)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(f"listening on http://127.0.0.1:{port}"), line
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 1
+        pids: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2 and time.monotonic() < deadline:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:  # a new connection
+                try:
+                    pids.add(client.get("/healthz").json()["pid"])
+                except httpx.TransportError:
+                    pass
+        assert pids == {proc.pid, workers[0].pid}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE
     finally:
         if proc.poll() is None:
             proc.kill()
