@@ -243,7 +243,7 @@ async def test_unknown_fields_are_ignored_and_nulls_mean_defaults(http: httpx.As
 
 
 async def test_health_readiness_and_metrics(service: Server, http: httpx.AsyncClient, serve) -> None:
-    assert (await http.get("/healthz")).json() == {"status": "ok", "products": len(CATALOG)}
+    assert (await http.get("/healthz")).json() == {"status": "ok", "products": len(CATALOG), "pid": os.getpid()}
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     assert (await http.post("/v1/recommend", json={"text": "earbuds"})).status_code == 200
