@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from discord.utils import escape_markdown, escape_mentions
 
+from bots import fit
 from bots.links import web_url
 from core.messages import Button, ProductCard, Reply
 from core.wording import price, t
@@ -55,22 +56,12 @@ def escape(text: str) -> str:
 
 
 def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return fit.cut(text, limit)
 
 
 def split(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
-    """Text in pieces of at most ``limit`` characters, broken at a line or space when near."""
-    pieces, rest = [], text
-    while len(rest) > limit:
-        head = rest[:limit]
-        brk = max(head.rfind("\n"), head.rfind(" "))
-        if brk > limit // 2:
-            head = head[:brk]
-        pieces.append(head.rstrip())
-        rest = rest[len(head):].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Text in pieces of at most ``limit`` characters."""
+    return fit.split(text, limit)
 
 
 def card_embed(card: ProductCard, lang: str, *, details: bool = False) -> Embed:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from bots import fit
 from bots.links import web_url
 from core.messages import Button, ProductCard, Reply
 from core.wording import price, t
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-ELLIPSIS = "…"
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -40,32 +40,12 @@ def units(text: str) -> int:
 
 def cut(text: str, limit: int) -> str:
     """``text`` shortened to at most ``limit`` UTF-16 units, marked with an ellipsis."""
-    if units(text) <= limit:
-        return text
-    out, used = [], units(ELLIPSIS)
-    for ch in text:
-        used += units(ch)
-        if used > limit:
-            break
-        out.append(ch)
-    return "".join(out).rstrip() + ELLIPSIS
+    return fit.cut(text, limit, units)
 
 
 def split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Plain text in pieces of at most ``limit`` units, broken at a line or a space when one
-    is near the end of a piece."""
-    pieces: list[str] = []
-    rest = text
-    while units(rest) > limit:
-        head = cut(rest, limit - 1)[:-1]  # without the ellipsis
-        brk = max(head.rfind("\n"), head.rfind(" "))
-        if brk > len(head) // 2:
-            head = head[:brk]
-        pieces.append(head.rstrip())
-        rest = rest[len(head):].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Plain text in pieces of at most ``limit`` UTF-16 units."""
+    return fit.split(text, limit, units)
 
 
 def esc(text: str) -> str:
