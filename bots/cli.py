@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a chat-platform adapter")
     run_commands = run.add_subparsers(dest="adapter", required=True)
     telegram = run_commands.add_parser("telegram", help="the Telegram bot (DAOGOU_TELEGRAM_TOKEN)")
+    run_commands.add_parser("scheduler", help="SLA timers and housekeeping (APScheduler; one or more replicas)")
+    run_commands.add_parser("http", help="the HTTP channel for web chat (/v1/messages), Chatwoot, ticket webhooks")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode (default: DAOGOU_TELEGRAM_MODE)")
 
     outbox = commands.add_parser("outbox", help="send a proactive message, or list dead letters")
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     discord_run = run_commands.add_parser("discord", help="the Discord bot (DAOGOU_DISCORD_TOKEN)")
     discord_run.set_defaults(webhook=False)
+    run_commands.add_parser("agents", help="the agent console (web) and its JSON API")
+    agents = commands.add_parser("agents", help="agent console accounts and API tokens")
+    from bots.console import auth as console_auth
+
+    console_auth.add_arguments(agents)
     discord_cmd = commands.add_parser("discord", help="Discord tools")
     discord_commands = discord_cmd.add_subparsers(dest="discord_command", required=True)
     sync = discord_commands.add_parser("sync", help="register the slash commands with Discord")
@@ -93,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return _outbox(args)
     if args.command == "discord":
         return _discord_sync(args)
+    if args.command == "agents":
+        return console_auth.run(args)
     try:
         environ = dict(os.environ)
         if args.catalog:
@@ -132,8 +141,8 @@ def _bot_settings(platform: str, *, redis: bool = True) -> Settings:
     settings = Settings.from_env(dict(os.environ))
     if redis and not settings.redis_url:
         raise SettingsError("REDIS_URL is not set: bots share their state through Redis")
-    name, missing = _TOKENS[platform]
-    if not getattr(settings, name):
+    name, missing = _TOKENS.get(platform, ("", ""))
+    if name and not getattr(settings, name):
         raise SettingsError(missing)
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -142,12 +151,24 @@ def _bot_settings(platform: str, *, redis: bool = True) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.adapter == "agents":
+        from bots.console import run as console_run
+
+        return console_run.main()
+    if args.adapter == "scheduler":
+        from core import scheduler
+
+        return scheduler.main()
     try:
         settings = _bot_settings(args.adapter)
         if args.adapter == "telegram":
             from bots.telegram.run import serve
 
             return asyncio.run(serve(settings, webhook=True if args.webhook else None))
+        if args.adapter == "http":
+            from bots import http_channel
+
+            return asyncio.run(http_channel.serve(settings))
         from bots.discord import run as discord_run
 
         return asyncio.run(discord_run.serve(settings))
@@ -246,6 +267,7 @@ async def _chat(settings: Settings, *, jsonl: bool, user: str) -> int:
     from bots import terminal
     from core.app import build_app
     from core.catalog import CatalogError
+    from core.outbox import Outbox
     from core.redis_conn import EmbeddedRedis
 
     embedded = None
@@ -260,10 +282,11 @@ async def _chat(settings: Settings, *, jsonl: bool, user: str) -> int:
             return 2
         try:
             await app.start()
+            outbox = Outbox(app.redis, settings, terminal.PLATFORM)  # agents' answers, shown as they come
             if jsonl:
-                await terminal.run_jsonl(app.dialogue, user=user, stdin=sys.stdin, stdout=sys.stdout)
+                await terminal.run_jsonl(app.dialogue, user=user, stdin=sys.stdin, stdout=sys.stdout, outbox=outbox)
             else:
-                await terminal.run_interactive(app.dialogue, user=user)
+                await terminal.run_interactive(app.dialogue, user=user, outbox=outbox)
         finally:
             await app.stop()
     finally:

@@ -4,31 +4,98 @@ JSON-lines contract (ARCHITECTURE.md): each input line is ``{"user": ..., "text"
 ``{"user": ..., "action": ...}`` (optional ``message_id`` and ``lang``); each is answered by
 exactly one line ``{"replies": [...]}``, flushed at once.  A line that cannot be used is
 answered ``{"replies": [], "error": "..."}``.
+
+Messages that reach a user outside their turn (an agent's answer, the end of a handoff) come
+from the terminal outbox as extra lines ``{"push": {...reply...}, "user": "..."}``: whenever
+they arrive, and in any case before the answer to the next input line.  Every line is
+written whole under one lock, so a push never lands inside an answer.  Like any adapter, a
+terminal process delivers whatever the terminal outbox holds; with one shared Redis, several
+terminal processes share those messages as Telegram replicas do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sys
-from typing import IO, Any
+import time
+from contextlib import suppress
+from types import TracebackType
+from typing import IO, Any, Self
 
 from core.dialogue import DialogueManager
 from core.messages import Inbound, Reply
+from core.outbox import Deliver, Outbox, OutboxMessage
 from core.wording import price
 
 PLATFORM = "terminal"
+_SETTLE_S = 0.5  # the longest an answer waits for queued pushes to go out first
+_POLL_MS = 200
 
 
-async def run_jsonl(dialogue: DialogueManager, *, user: str, stdin: IO[str], stdout: IO[str]) -> None:
-    while True:
-        line = await asyncio.to_thread(stdin.readline)
-        if not line:
+def consumer_name() -> str:
+    """One outbox consumer per terminal process."""
+    return f"terminal-{socket.gethostname()}-{os.getpid()}"
+
+
+class Pushes:
+    """Delivers the terminal outbox in the background for as long as the chat runs."""
+
+    def __init__(self, outbox: Outbox | None, deliver: Deliver, *, consumer: str | None = None) -> None:
+        self.outbox = outbox
+        self.deliver = deliver
+        self.consumer = consumer or consumer_name()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        if self.outbox is not None:
+            self._task = asyncio.create_task(
+                self.outbox.run(self.deliver, consumer=self.consumer, stop=self._stop, block_ms=_POLL_MS))
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        if kind is None:
+            await self.settle()
+        self._stop.set()
+        if self._task is not None:
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def settle(self, timeout: float = _SETTLE_S) -> None:
+        """Wait (briefly) until the outbox holds nothing undelivered, so queued pushes come first."""
+        if self.outbox is None or self._task is None:
             return
-        if not line.strip():
-            continue
-        stdout.write(json.dumps(await _jsonl_turn(dialogue, line, user), ensure_ascii=False) + "\n")
-        stdout.flush()
+        deadline = time.monotonic() + timeout
+        with suppress(Exception):  # a Redis outage delays pushes; it must not stop the chat
+            while await self.outbox.pending_count() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+
+
+async def run_jsonl(dialogue: DialogueManager, *, user: str, stdin: IO[str], stdout: IO[str],
+                    outbox: Outbox | None = None) -> None:
+    lock = asyncio.Lock()
+
+    async def write(line: dict[str, Any]) -> None:
+        async with lock:
+            stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+            stdout.flush()
+
+    async def push(message: OutboxMessage) -> None:
+        await write({"push": message.reply.to_dict(), "user": message.user_id})
+
+    async with Pushes(outbox, push) as pushes:
+        while True:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                return
+            if not line.strip():
+                continue
+            await pushes.settle()
+            await write(await _jsonl_turn(dialogue, line, user))
 
 
 async def _jsonl_turn(dialogue: DialogueManager, line: str, default_user: str) -> dict[str, Any]:
@@ -56,31 +123,42 @@ async def _jsonl_turn(dialogue: DialogueManager, line: str, default_user: str) -
     return answer
 
 
-async def run_interactive(dialogue: DialogueManager, *, user: str, stdout: IO[str] = sys.stdout) -> None:
+async def run_interactive(dialogue: DialogueManager, *, user: str, stdout: IO[str] = sys.stdout,
+                          outbox: Outbox | None = None) -> None:
     stdout.write("daogou shopping guide — type what you want (中文或English). "
                  "!action presses a button, /quit leaves.\n\n")
-    while True:
-        try:
-            line = await asyncio.to_thread(input, "you> ")
-        except (EOFError, KeyboardInterrupt):
-            stdout.write("\n")
-            return
-        if line.strip() in ("/quit", "/exit"):
-            return
-        if not line.strip():
-            continue
-        action = line.strip()[1:] if line.strip().startswith("!") else ""
-        inbound = Inbound(platform=PLATFORM, user_id=user, chat_id=user,
-                          text="" if action else line, action=action)
-        outcome = await dialogue.handle(inbound)
-        for reply in outcome.replies:
-            stdout.write(render(reply) + "\n")
+
+    async def push(message: OutboxMessage) -> None:
+        to = "" if message.user_id == user else f"  (to {message.user_id})"
+        stdout.write("\r" + render(message.reply) + to + "\nyou> ")
         stdout.flush()
+
+    async with Pushes(outbox, push) as pushes:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except (EOFError, KeyboardInterrupt):
+                stdout.write("\n")
+                return
+            if line.strip() in ("/quit", "/exit"):
+                return
+            if not line.strip():
+                continue
+            action = line.strip()[1:] if line.strip().startswith("!") else ""
+            inbound = Inbound(platform=PLATFORM, user_id=user, chat_id=user,
+                              text="" if action else line, action=action)
+            await pushes.settle()
+            outcome = await dialogue.handle(inbound)
+            for reply in outcome.replies:
+                stdout.write(render(reply) + "\n")
+            stdout.flush()
 
 
 def render(reply: Reply) -> str:
-    """A reply as plain text for a terminal: cards numbered, buttons as !actions."""
-    lines = ["daogou> " + reply.text.replace("\n", "\n        ")]
+    """A reply as plain text for a terminal: cards numbered, buttons as !actions; a person's
+    words under "agent>"."""
+    head = "agent>  " if reply.kind == "agent" else "daogou> "
+    lines = [head + reply.text.replace("\n", "\n        ")]
     for card in reply.products:
         if reply.kind == "details":
             break  # the details text already says everything

@@ -9,12 +9,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core.agents import AgentDesk
 from core.catalog import Catalog, load_catalog
 from core.dialogue import DialogueManager
 from core.recommender import Recommender
 from core.redis_conn import connect
 from core.settings import Settings
 from core.store import SessionStore
+from core.tickets import TicketStore
 from core.writers import Writer, build_writer
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ class App:
     recommender: Recommender
     writer: Writer
     dialogue: DialogueManager
+    tickets: TicketStore
+    agents: AgentDesk  # what the agent console and CS webhooks call
 
     async def start(self) -> None:
         """Open what needs opening (the service client, the writer's model or HTTP client)."""
@@ -93,6 +97,7 @@ def build_app(
     catalog: Catalog | None = None,
     recommender: Recommender | None = None,
     writer: Writer | None = None,
+    tickets: TicketStore | None = None,
 ) -> App:
     """Wire the parts.  Every collaborator can be passed in; each has one default.
 
@@ -111,5 +116,6 @@ def build_app(
         workers=settings.writer_workers,
     )
     store = SessionStore(redis, settings)
-    dialogue = DialogueManager(store, recommender, settings, writer=writer)
-    return App(settings, redis, store, recommender, writer, dialogue)
+    tickets = tickets or TicketStore(redis, settings)
+    dialogue = DialogueManager(store, recommender, settings, writer=writer, tickets=tickets)
+    return App(settings, redis, store, recommender, writer, dialogue, tickets, AgentDesk(tickets, redis, settings))

@@ -15,6 +15,7 @@ import unicodedata
 
 from redis.exceptions import RedisError
 
+from core.handoff import RATE_ACTION, Handoff
 from core.intents import Intent, Understanding
 from core.messages import Inbound, Outcome, Reply
 from core.policy import Policy, Turn
@@ -22,6 +23,8 @@ from core.recommender import Recommender
 from core.session import Session
 from core.settings import Settings
 from core.store import ConflictError, SessionStore
+from core.tickets import Ticket, TicketStore
+from core.triggers import without_frustration
 from core.understanding import Context, understand
 from core.wording import t
 from core.writers import Writer
@@ -83,12 +86,14 @@ def _lang_code(hint: str) -> str:
 
 class DialogueManager:
     def __init__(
-        self, store: SessionStore, recommender: Recommender, settings: Settings, *, writer: Writer | None = None
+        self, store: SessionStore, recommender: Recommender, settings: Settings, *, writer: Writer | None = None,
+        tickets: TicketStore | None = None,
     ) -> None:
         self.store = store
         self.recommender = recommender
         self.settings = settings
         self.policy = Policy(recommender, settings, writer)
+        self.handoff = Handoff(tickets or TicketStore(store.redis, settings), settings, recommender.catalog)
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one customer message; called by every adapter for every update."""
@@ -116,9 +121,10 @@ class DialogueManager:
         replies: list[Reply] = []
         if loaded.status == "corrupt":
             replies.append(Reply(t("corrupt", session.lang), kind="notice"))
+        ticket = await self.handoff.current(inbound)
 
+        text = ""
         if inbound.action:
-            turn = await self._action(session, inbound.action)
             label, _ = clean_text(inbound.action, _MAX_ACTION)
             session.remember("user", f"[{label}]", self.settings.history_limit)
         else:
@@ -126,14 +132,14 @@ class DialogueManager:
             session.lang = _reply_lang(text, session)
             if truncated:
                 replies.append(Reply(t("truncated", session.lang, n=self.settings.max_message_chars), kind="notice"))
-            und = self._understand(session, text)
-            turn = await self.policy.respond(session, und)
             if text:
                 session.remember("user", text, self.settings.history_limit)
+        turn = await self._decide(session, inbound, text, ticket)
 
         replies.extend(turn.replies)
         if turn.forget:
             await self.store.forget(user)
+            await self.handoff.forget(inbound)
             return Outcome(replies)
         session.turns += 1
         for reply in turn.replies:
@@ -141,7 +147,45 @@ class DialogueManager:
         await self.store.save(user, session, rev=loaded.rev, message_id=inbound.message_id)
         await self.store.append_events(user, [{**e, "data": {**e["data"], "platform": inbound.platform}}
                                               for e in turn.events])
+        await self._run_effects(turn, user)
         return Outcome(replies)
+
+    async def _decide(self, session: Session, inbound: Inbound, text: str, ticket: Ticket | None) -> Turn:
+        """Who answers this message: the agent (an open ticket), the handoff, or the shopping policy."""
+        und = None if inbound.action else self._understand(session, without_frustration(text))
+        intent = und.intent if und else _SIMPLE_ACTIONS.get(inbound.action)
+        if ticket is not None:
+            if intent is not Intent.FORGET:  # forgetting works whoever has the conversation
+                return self.handoff.while_open(session, ticket, inbound, text, intent)
+        else:
+            self.handoff.resume(session)
+        name, _, arg = inbound.action.partition(":")
+        if name == RATE_ACTION:
+            return await self.handoff.rate(session, inbound, arg)
+        explicit = intent is Intent.HUMAN
+        if text or explicit:
+            instead = self.handoff.before_policy(session, inbound, text, und, explicit=explicit)
+            if instead is not None:
+                return instead
+        if inbound.action:
+            turn = await self._action(session, inbound.action)
+        else:
+            assert und is not None
+            turn = await self.policy.respond(session, und)
+        if not turn.forget:
+            self.handoff.after_policy(session, inbound, text, turn)
+        return turn
+
+    async def _run_effects(self, turn: Turn, user: str) -> None:
+        """The turn's ticket writes, once its session is saved.  A Redis failure still reaches the
+        customer as an apology (they were told an agent is coming); anything else is logged."""
+        for effect in turn.effects:
+            try:
+                await effect()
+            except (RedisError, OSError):
+                raise
+            except Exception:  # the session is saved; one failed write must not lose the turn
+                log.exception("a handoff write for %s failed", user)
 
     def _understand(self, session: Session, text: str) -> Understanding:
         context = Context(

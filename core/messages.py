@@ -96,7 +96,7 @@ class Reply:
     text: str
     products: tuple[ProductCard, ...] = ()
     buttons: tuple[Button, ...] = ()
-    kind: str = "text"  # text | results | details | compare | clarify | notice | error
+    kind: str = "text"  # text | results | details | compare | clarify | notice | error | handoff | offer | agent
 
     def to_dict(self) -> dict[str, Any]:
         return {

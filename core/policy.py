@@ -7,7 +7,7 @@ redo a turn whose write lost a race.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,11 +35,14 @@ _ABOUT_SHOWN = (Intent.DETAILS, Intent.COMPARE, Intent.LIKE, Intent.DISLIKE)
 
 @dataclass
 class Turn:
-    """The outcome of one turn: replies for the customer and events for the stream."""
+    """The outcome of one turn: replies for the customer, events for the stream, effects to run."""
 
     replies: list[Reply] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     forget: bool = False
+    # Writes outside the session (handoff tickets), run by the dialogue manager only after the
+    # session is saved, so a turn redone after a lost race does them once.
+    effects: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def event(self, kind: str, **data: Any) -> None:
         self.events.append({"type": kind, "data": data})
@@ -95,10 +98,7 @@ class Policy:
             turn.forget = True
             turn.replies.append(Reply(t("forgotten", lang)))
         elif intent is Intent.HUMAN:
-            session.state = "handoff"
-            session.handoff = {"requested_at": round(time.time(), 3), "reason": "customer_request"}
-            turn.event("handoff", reason="customer_request")
-            turn.replies.append(Reply(t("human", lang), kind="notice"))
+            pass  # core.handoff opens a ticket before the policy runs: opening one is I/O, not policy
         elif intent is Intent.DETAILS:
             self._details(session, ids, turn)
         elif intent is Intent.COMPARE:
@@ -378,11 +378,13 @@ class Policy:
             return
         for product in products:
             if intent is Intent.LIKE:
+                session.dislike_streak = 0
                 session.liked = _merge(session.liked, (product.id,))
                 session.disliked = [p for p in session.disliked if p != product.id]
                 turn.event("liked", product=product.id)
                 turn.replies.append(Reply(t("liked", lang, title=product.title_in(lang))))
             else:
+                session.dislike_streak += 1
                 session.disliked = _merge(session.disliked, (product.id,))
                 session.liked = [p for p in session.liked if p != product.id]
                 turn.event("disliked", product=product.id)

@@ -67,7 +67,10 @@ class Session:
     history: list[dict[str, Any]] = field(default_factory=list)
     turns: int = 0
     misses: int = 0  # consecutive turns that found nothing
-    handoff: dict[str, Any] | None = None
+    dislike_streak: int = 0  # dislikes since the last like: the bot keeps missing the taste
+    offered_turn: int = 0  # turn at which the bot last offered a person (0: never)
+    offered_reason: str = ""  # why it offered, carried into the ticket if the customer accepts
+    handoff: dict[str, Any] | None = None  # {"ticket", "reason", "queue", "since"} while with an agent
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     schema_version: int = SCHEMA_VERSION
@@ -124,6 +127,11 @@ def _check_types(session: Session) -> None:
         raise CorruptSession("a list field holds something else")
     if session.state not in STATES:
         raise CorruptSession(f"unknown state {session.state!r}")
+    counters = (session.turns, session.misses, session.dislike_streak, session.offered_turn)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in counters):
+        raise CorruptSession("a counter is not a whole number")
+    if session.handoff is not None and not isinstance(session.handoff, dict):
+        raise CorruptSession("handoff is not an object")
     if session.lang not in ("zh", "en"):
         raise CorruptSession(f"unknown language {session.lang!r}")
     prefs = session.prefs

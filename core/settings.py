@@ -98,6 +98,38 @@ def _optional_text(value: str) -> str | None:
     return value.strip() or None
 
 
+def _hours(value: str) -> str:
+    from core.hours import parse_spans
+
+    parse_spans(value)
+    return value.strip()
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError from None
+    return value.strip()
+
+
+def _rules(value: str) -> str:
+    from core.triggers import parse_rules
+
+    parse_rules(value)
+    return value.strip()
+
+
+def _url_secret(value: str) -> str | None:
+    """A secret that travels in a URL path: 16-256 characters of A-Z a-z 0-9 _ -."""
+    value = value.strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
+        raise ValueError
+    return value or None
+
+
 # name -> (parser, what it expects, documentation).  The README's table lists the same.
 _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "redis_url": (_optional_text, "a redis:// URL", "Redis server; unset: the terminal chat starts an embedded one"),
@@ -158,6 +190,70 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "outbox_maxlen": (_positive_int, "a whole number > 0", "approximate length cap of each outbox stream"),
     "outbox_attempts": (_positive_int, "a whole number > 0", "delivery tries before a message is dead-lettered"),
     "outbox_retry_ms": (_positive_int, "whole milliseconds > 0", "wait before an undelivered message is retried"),
+    "handoff_no_result_turns": (_positive_int, "a whole number > 0",
+                                "turns in a row that find nothing before the bot offers a person"),
+    "handoff_dislikes": (_positive_int, "a whole number > 0",
+                         "dislikes without a like in between before the bot offers a person"),
+    "handoff_repeats": (_positive_int, "a whole number > 1",
+                        "the same message this many times in a row makes the bot offer a person"),
+    "handoff_implicit": (_choice("offer", "open"), "offer or open",
+                         "when the bot is stuck or the customer is frustrated: offer a person with a button, "
+                         "or open a ticket at once"),
+    "handoff_offer_gap": (_positive_int, "a whole number > 0", "turns before the bot offers a person again"),
+    "handoff_rules": (_rules, "words,words=queue[@priority]; ...",
+                      "messages with these words go straight to that queue of agents"),
+    "handoff_hours": (_hours, "e.g. Mon-Fri 09:00-18:00; Sat 10:00-16:00 (or always)",
+                      "when agents answer; outside them the customer is told when they are back"),
+    "handoff_timezone": (_timezone, "an IANA time zone such as Asia/Shanghai (from the system's tz database "
+                                    "or the tzdata package)", "time zone of the business hours"),
+    "handoff_sla": (_positive_int, "whole seconds > 0",
+                    "an agent should take a ticket within this (counted from opening time when closed)"),
+    "handoff_transcript": (_positive_int, "a whole number > 0", "recent messages copied into a ticket"),
+    "handoff_rating_ttl": (_positive_int, "whole seconds > 0", "how long after a resolution a rating is accepted"),
+    "ticket_ttl": (_positive_int, "whole seconds > 0", "how long a closed ticket is kept"),
+    "handoff_handling_minutes": (_positive_float, "minutes > 0",
+                                 "the team's average minutes per waiting ticket (one agent's handling time "
+                                 "divided by the agents on duty); the wait told to a customer whose ticket "
+                                 "nobody claimed within DAOGOU_HANDOFF_SLA is this times their place in the queue"),
+    "handoff_abandon_hours": (_positive_float, "hours > 0",
+                              "an open ticket with no agent message or claim for this long is abandoned "
+                              "by the scheduler and the customer told"),
+    "scheduler_sla_interval": (_positive_int, "whole seconds > 0", "how often the scheduler runs the SLA jobs"),
+    "scheduler_sweep_interval": (_positive_int, "whole seconds > 0", "how often the scheduler runs housekeeping"),
+    "scheduler_listen": (_text, "a host name or address", "where daogou run scheduler serves /healthz"),
+    "scheduler_port": (_non_negative_int, "a port number (0: any free port)",
+                       "where daogou run scheduler serves /healthz"),
+    "outbox_consumer_idle_ms": (_positive_int, "whole milliseconds > 0",
+                                "housekeeping removes outbox consumers idle this long with nothing pending"),
+    "http_listen": (_text, "a host name or address", "where daogou run http listens"),
+    "http_port": (_non_negative_int, "a port number", "where daogou run http listens (0: any free port)"),
+    "http_api_keys": (_optional_text, "keys or sha256:<hex> hashes of keys, separated by commas",
+                      "bearer keys of the HTTP channel's /v1/ API; unset: /v1/ is off (never logged)"),
+    "http_max_body": (_positive_int, "whole bytes > 0", "larger request bodies are refused with 413"),
+    "chatwoot_url": (_optional_text, "an https:// URL", "Chatwoot installation (agent bot); unset: off"),
+    "chatwoot_token": (_optional_text, "an agent bot access token", "Chatwoot api_access_token (never logged)"),
+    "chatwoot_account_id": (_optional_text, "a Chatwoot account id", "the account the bot serves"),
+    "chatwoot_webhook_secret": (_url_secret, "16-256 characters of A-Z a-z 0-9 _ -",
+                                "secret in the agent bot's webhook URL, /chatwoot/<secret> (never logged)"),
+    "ticket_webhook_url": (_optional_text, "an https:// URL", "receiver of signed ticket events; unset: off"),
+    "ticket_webhook_secret": (_optional_text, "a long random text",
+                              "HMAC-SHA256 key of the ticket webhooks (never logged)"),
+    "ticket_webhook_attempts": (_positive_int, "a whole number > 0",
+                                "tries per ticket event before it is dead-lettered"),
+    "console_host": (_text, "an interface address", "address the agent console listens on"),
+    "console_port": (_non_negative_int, "a port number", "port of the agent console (0: any free port)"),
+    "console_secret": (_optional_text, "a long random text",
+                       "key that signs agent console session cookies; required by the console (never logged)"),
+    "agents": (_optional_text, "name:argon2-hash pairs, separated by commas or new lines",
+               "agent console accounts; make a hash with daogou agents hash-password (never logged)"),
+    "agent_tokens": (_optional_text, "name:sha256-hex pairs, separated by commas or new lines",
+                     "agents' bearer tokens for the console's /api/, stored as hashes; "
+                     "make one with daogou agents new-token NAME"),
+    "console_session_ttl": (_positive_int, "whole seconds > 0", "how long an agent stays signed in"),
+    "console_login_attempts": (_positive_int, "a whole number > 0",
+                               "failed sign-ins per minute from one address before it must wait"),
+    "console_canned": (_optional_text, "replies separated by |",
+                       "canned replies offered in the agent console; unset: a built-in zh/en list"),
 }
 
 
@@ -214,6 +310,44 @@ class Settings:
     outbox_maxlen: int = 100_000
     outbox_attempts: int = 5
     outbox_retry_ms: int = 5_000
+    handoff_no_result_turns: int = 3
+    handoff_dislikes: int = 3
+    handoff_repeats: int = 3
+    handoff_implicit: str = "offer"
+    handoff_offer_gap: int = 5
+    handoff_rules: str = "退货,退款,换货,售后,refund,return=after_sales; 投诉,complaint,complain=complaints@1"
+    handoff_hours: str = "Mon-Fri 09:00-18:00"
+    handoff_timezone: str = "Asia/Shanghai"
+    handoff_sla: int = 300
+    handoff_transcript: int = 20
+    handoff_rating_ttl: int = 24 * 3600
+    ticket_ttl: int = 90 * 24 * 3600
+    handoff_handling_minutes: float = 5.0
+    handoff_abandon_hours: float = 24.0
+    scheduler_sla_interval: int = 60
+    scheduler_sweep_interval: int = 3600
+    scheduler_listen: str = "0.0.0.0"
+    scheduler_port: int = 8766
+    outbox_consumer_idle_ms: int = 24 * 3600 * 1000
+    http_listen: str = "0.0.0.0"
+    http_port: int = 8080
+    http_api_keys: str | None = field(default=None, repr=False)
+    http_max_body: int = 64 * 1024
+    chatwoot_url: str | None = None
+    chatwoot_token: str | None = field(default=None, repr=False)
+    chatwoot_account_id: str | None = None
+    chatwoot_webhook_secret: str | None = field(default=None, repr=False)
+    ticket_webhook_url: str | None = None
+    ticket_webhook_secret: str | None = field(default=None, repr=False)
+    ticket_webhook_attempts: int = 5
+    console_host: str = "127.0.0.1"
+    console_port: int = 8780
+    console_secret: str | None = field(default=None, repr=False)
+    agents: str | None = field(default=None, repr=False)
+    agent_tokens: str | None = field(default=None, repr=False)
+    console_session_ttl: int = 8 * 3600
+    console_login_attempts: int = 5
+    console_canned: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.results <= 10:
@@ -222,6 +356,8 @@ class Settings:
         if secret is not None and not _WEBHOOK_SECRET.fullmatch(secret):
             # Telegram's own rule for setWebhook's secret_token; the value itself is never echoed.
             raise SettingsError("DAOGOU_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+        if self.handoff_repeats < 2:
+            raise SettingsError(f"DAOGOU_HANDOFF_REPEATS must be a whole number > 1, got {self.handoff_repeats}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":

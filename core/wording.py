@@ -100,11 +100,73 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Noted, {title} isn't for you — I won't show it again.",
         "zh": "记下了，你不喜欢{title}，不会再推荐它了。",
     },
-    "human": {
-        "en": "I've noted that you'd like to talk to a person, and a member of our team will pick "
-              "up this conversation. Until then I can keep helping you look.",
-        "zh": "已记录你想联系人工客服，我们的同事会接手这段对话。在此之前我可以继续帮你挑选。",
+    "handoff_lead_request": {"en": "Sure, I'll get a person for you.", "zh": "好的，马上为你转人工客服。"},
+    "handoff_lead_keyword": {
+        "en": "That's one for our {team} rather than for me.",
+        "zh": "这个问题需要{team}来处理。",
     },
+    "handoff_lead_stuck": {
+        "en": "Sorry, I'm not getting this right, so I'm bringing in a person.",
+        "zh": "抱歉，我没能帮上忙，为你转人工客服。",
+    },
+    "handoff_wait": {
+        "en": "I've passed our conversation to the {team}; an agent will answer you right here. I'll stay quiet "
+              "until then — tap \u201cBack to the bot\u201d if you'd rather keep shopping with me.",
+        "zh": "已把我们的对话转给{team}，客服会在这里直接回复你。在此期间我先不说话；想继续和我挑商品，"
+              "点\u201c回到机器人\u201d。",
+    },
+    "handoff_wait_closed": {
+        "en": "Our agents are away right now and back {when}. Your request to the {team} is in the queue, and "
+              "they'll answer you right here then. Tap \u201cBack to the bot\u201d to keep shopping with me meanwhile.",
+        "zh": "人工客服现在不在线，将于{when}上线。你给{team}的请求已在排队，届时客服会在这里回复你。"
+              "等待期间想继续挑商品，点\u201c回到机器人\u201d。",
+    },
+    "handoff_ack": {
+        "en": "Got it — I've added that to your request. An agent will reply here.",
+        "zh": "收到，已转给人工客服，客服会在这里回复你。",
+    },
+    "handoff_already": {
+        "en": "You're already waiting for an agent; they'll answer you right here.",
+        "zh": "你已经在等待人工客服了，客服会在这里回复你。",
+    },
+    "handoff_cancelled": {
+        "en": "Okay, I've cancelled the request for an agent — you're back with me. What would you like to look at?",
+        "zh": "好的，已取消人工客服请求，我们继续吧。想看点什么？",
+    },
+    "handoff_joined": {
+        "en": "{agent} from our team has joined and will help you from here.",
+        "zh": "{agent}已接入，接下来由TA为你服务。",
+    },
+    "handoff_agent_says": {"en": "{agent}: {text}", "zh": "{agent}：{text}"},
+    "agent": {"en": "Agent", "zh": "客服"},
+    "handoff_resolved": {
+        "en": "The agent has closed this conversation, and I'm back to help you shop. How would you rate the help "
+              "you got? (1 = poor, 5 = excellent)",
+        "zh": "客服已结束本次对话，我回来继续为你导购。请为这次服务打分（1 = 很差，5 = 很好）：",
+    },
+    "rated": {"en": "Thanks for your rating ({score}/5)!", "zh": "感谢你的评分（{score}/5）！"},
+    "no_rating": {
+        "en": "There's nothing to rate right now — but I'm happy to help you shop.",
+        "zh": "目前没有需要评分的对话。需要帮你挑商品吗？",
+    },
+    "offer_frustration": {
+        "en": "Sorry this isn't going well. Would you like to talk to a person instead?",
+        "zh": "抱歉没能帮到你。需要转人工客服吗？",
+    },
+    "offer_stuck": {
+        "en": "I don't seem to be finding what you need. Would a person help? Tap below and an agent will take over.",
+        "zh": "我好像没找到你想要的。需要的话可以转人工客服，点下面的按钮即可。",
+    },
+    "team_shopping": {"en": "shopping advisers", "zh": "导购客服"},
+    "team_after_sales": {"en": "after-sales team", "zh": "售后客服"},
+    "team_complaints": {"en": "complaints team", "zh": "投诉处理专员"},
+    "team_other": {"en": "customer service team", "zh": "人工客服"},
+    "today_at": {"en": "today at {time}", "zh": "今天{time}"},
+    "tomorrow_at": {"en": "tomorrow at {time}", "zh": "明天{time}"},
+    "weekday_at": {"en": "on {day} at {time}", "zh": "{day}{time}"},
+    "weekdays": {"en": "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
+                 "zh": "周一,周二,周三,周四,周五,周六,周日"},
+    "zone": {"en": " ({zone} time)", "zh": "（{zone}时间）"},
     "reset": {"en": "Okay, let's start over. What are you looking for?", "zh": "好的，我们重新开始。你想找什么？"},
     "forgotten": {
         "en": "Done — I've deleted everything stored about you. If you write again, we start fresh.",
@@ -160,6 +222,19 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_other_brand": {"en": "Another brand", "zh": "换个品牌"},
     "btn_more": {"en": "Show more", "zh": "换一批"},
     "btn_human": {"en": "Talk to a human", "zh": "转人工"},
+    "btn_back_to_bot": {"en": "Back to the bot", "zh": "回到机器人"},
+    "sla_busy": {
+        "en": "All our agents are busy right now; your expected wait is about {n} minute{s}. You're still in the "
+              "queue and an agent will answer you right here. Tap \u201cBack to the bot\u201d to keep shopping "
+              "with me meanwhile.",
+        "zh": "目前客服都在忙，预计还需等待约{n}分钟。你仍在排队，客服会在这里回复你；等待期间想继续挑商品，"
+              "点\u201c回到机器人\u201d。",
+    },
+    "sla_abandoned": {
+        "en": "Sorry — none of our agents could get to your request in time, so I've closed it. I'm back to help "
+              "you shop; say \u201ctalk to a person\u201d any time to ask again.",
+        "zh": "抱歉，客服没能及时处理你的请求，该请求已关闭。我回来继续为你导购；需要时随时说\u201c转人工\u201d再次发起。",
+    },
 }
 
 

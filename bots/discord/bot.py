@@ -220,7 +220,13 @@ class DiscordBot:
             inbound = Inbound(PLATFORM, str(interaction.user.id), str(interaction.channel_id or ""),
                               f"i:{interaction.id}", text=text, action=action, lang=str(interaction.locale))
             outcome = await self.app.dialogue.handle(inbound)
-            await self._send(interaction, outcome.replies)
+            if outcome.replies:
+                await self._send(interaction, outcome.replies)
+            else:
+                # Nothing to say (a message for the agent while a ticket is open, a redelivery):
+                # remove the "thinking…" placeholder instead of leaving it to time out.
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
 
     async def on_button(self, interaction: discord.Interaction[Any], data: str) -> None:
         lang = _lang(interaction)
