@@ -403,3 +403,36 @@ async def test_redis_away_gets_an_apology_not_silence(settings: Settings, api: B
     finally:
         await running.stop()
         await app.stop()
+
+
+async def test_a_full_handoff_loop_through_telegram(bot: Running, api: BotApiStandIn, app: App) -> None:
+    """Trigger, agent claims, agent replies, customer answers, resolve, rating — all through
+    the real adapter: the customer's side in Telegram, the agent's through the agent desk."""
+    shopping = await say(api, ALICE, "bluetooth earbuds under 500")
+    assert cards(shopping)
+    notice = await say(api, ALICE, "转人工")
+    assert notice and any(b.get("callback_data") for b in buttons(notice[-1]))  # "back to the bot"
+    ticket = await app.tickets.open_ticket_of("telegram", str(ALICE))
+    assert ticket is not None and ticket.state == "pending" and ticket.summary
+    ack = await say(api, ALICE, "还在吗？")
+    assert len(ack) <= 1  # at most a short acknowledgement: the bot does not shop meanwhile
+    assert not cards(ack)
+
+    await app.agents.claim(ticket.id, "li", name="Li")
+    await app.agents.reply(ticket.id, "li", "您好，我是小李。想要防水的吗？", name="Li")
+    (answer,) = await api.wait_for("sendMessage", timeout=10,
+                                   predicate=lambda c: "想要防水的吗" in str(c.params.get("text")))
+    assert answer.params["chat_id"] == ALICE
+    silent = await say(api, ALICE, "要防水的，预算300")
+    assert silent == []  # an agent has the conversation: the bot stays quiet
+    messages = (await app.tickets.get(ticket.id)).messages
+    assert "要防水的" in [m.text for m in messages if m.sender == "customer"][-1]
+
+    await app.agents.resolve(ticket.id, "li")
+    (closing,) = await api.wait_for("sendMessage", timeout=10,
+                                    predicate=lambda c: any("★" in b["text"] for b in buttons(c)))
+    rated = await press(api, ALICE, button(closing, "4 ★")["callback_data"])
+    assert rated and "4/5" in body(rated[0])
+    assert (await app.tickets.get(ticket.id)).rating == 4
+    back = await say(api, ALICE, "cheaper")
+    assert cards(back)  # the bot is back, with the search it had
