@@ -52,7 +52,8 @@ async def test_run_telegram_process_serves_delivers_and_stops_cleanly(redis_url:
 
             # SIGTERM while a turn is in flight: the reply still goes out, then the process exits 0.
             api.feed(api.text_message(ALICE, "waterproof running earbuds under 500"))
-            await api.wait_for("sendChatAction", predicate=lambda c: c.params.get("chat_id") == ALICE)
+            # The second typing action (the first was /start's): this turn is under way.
+            await api.wait_for("sendChatAction", count=2, predicate=lambda c: c.params.get("chat_id") == ALICE)
             bot.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(bot.wait(), 30)
             stderr = (await bot.stderr.read()).decode() if bot.stderr else ""
