@@ -35,7 +35,6 @@ import hmac
 import json
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -46,7 +45,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.app import App, build_app
+from bots.serving import health_routes, run_until_signalled
+from core.app import App
 from core.messages import Inbound
 from core.outbox import Outbox, OutboxMessage
 from core.settings import Settings, SettingsError
@@ -255,18 +255,8 @@ def server(app: App, settings: Settings, *, chatwoot: Any | None = None) -> web.
             return _error(400, "the body must be a JSON object")
         return web.json_response({"ok": True, "result": chatwoot.accept(payload)})
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    async def readyz(request: web.Request) -> web.Response:
-        try:
-            await app.redis.ping()
-        except (RedisError, OSError) as exc:
-            return web.json_response({"ok": False, "redis": str(exc)}, status=503)
-        return web.json_response({"ok": True})
-
     web_app = web.Application(client_max_size=limit)
-    web_app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz)])
+    web_app.add_routes(health_routes(app.redis))
     if keys:
         web_app.add_routes([web.post("/v1/messages", messages), web.get("/v1/messages/pending", pending)])
     if chatwoot is not None:
@@ -359,20 +349,7 @@ async def start(settings: Settings, app: App, *, chatwoot: Any | None = None, we
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT."""
     check_settings(settings)
-    app = build_app(settings)
-    await app.start()
-    try:
-        running = await start(settings, app)
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        await stopping.wait()
-        log.info("stopping: finishing requests in flight (pid %s)", os.getpid())
-        await running.stop()
-    finally:
-        await app.stop()
-    return 0
+    return await run_until_signalled(settings, lambda app: start(settings, app))
 
 
 def _bound_port(runner: web.AppRunner, wanted: int) -> int:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bots.discord.bot import PLATFORM, DiscordBot, Translator
-from core.app import App, build_app
+from bots.serving import run_until_signalled
+from core.app import App
 from core.buttons import ButtonSigner
 from core.outbox import Outbox
 from core.settings import Settings, SettingsError
@@ -107,20 +107,7 @@ async def start(settings: Settings, app: App, *, ready_timeout: float = 60.0,
 
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT, then finish the turns in flight and close."""
-    app = build_app(settings)
-    await app.start()
-    try:
-        running = await start(settings, app)
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        await stopping.wait()
-        log.info("stopping: finishing turns in flight")
-        await running.stop()
-    finally:
-        await app.stop()
-    return 0
+    return await run_until_signalled(settings, lambda app: start(settings, app))
 
 
 async def sync(settings: Settings, app: App, guild: int | None) -> list[str]:

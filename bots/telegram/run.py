@@ -14,19 +14,18 @@ import hmac
 import json
 import logging
 import os
-import signal
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from redis.exceptions import RedisError
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bots.serving import health_routes, run_until_signalled
 from bots.telegram.bot import PLATFORM, PerUserOrder, TelegramBot
-from core.app import App, build_app
+from core.app import App
 from core.buttons import ButtonSigner
 from core.outbox import Outbox
 from core.settings import Settings, SettingsError
@@ -82,18 +81,8 @@ def webhook_server(application: Application, app: App, *, secret: str, path: str
         await application.update_queue.put(update)
         return web.json_response({"ok": True})
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    async def readyz(request: web.Request) -> web.Response:
-        try:
-            await app.redis.ping()
-        except (RedisError, OSError) as exc:
-            return web.json_response({"ok": False, "redis": str(exc)}, status=503)
-        return web.json_response({"ok": True})
-
     server = web.Application(client_max_size=MAX_UPDATE_BYTES)
-    server.add_routes([web.post(path, receive), web.get("/healthz", healthz), web.get("/readyz", readyz)])
+    server.add_routes([web.post(path, receive), *health_routes(app.redis)])
     return server
 
 
@@ -165,20 +154,7 @@ async def start(settings: Settings, app: App, *, webhook: bool | None = None, po
 
 async def serve(settings: Settings, *, webhook: bool | None = None) -> int:
     """Run until SIGTERM or SIGINT."""
-    app = build_app(settings)
-    await app.start()
-    try:
-        running = await start(settings, app, webhook=webhook)
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        await stopping.wait()
-        log.info("stopping: finishing updates in flight (pid %s)", os.getpid())
-        await running.stop()
-    finally:
-        await app.stop()
-    return 0
+    return await run_until_signalled(settings, lambda app: start(settings, app, webhook=webhook))
 
 
 def _mode(settings: Settings, mode: str) -> Settings:
