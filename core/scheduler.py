@@ -42,13 +42,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 
 from core.hours import BusinessHours
 from core.messages import Reply
 from core.outbox import GROUP, Outbox
 from core.settings import Settings, SettingsError
-from core.tickets import ASSIGNED, MAX_PRIORITY, OPEN_STATES, PENDING, Ticket, TicketError, TicketStore, Transition
+from core.tickets import ASSIGNED, OPEN_STATES, PENDING, Ticket, TicketError, TicketStore
 from core.wording import t
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ ACTOR = "scheduler"
 SLA_TAG = "sla_notified"  # on a ticket whose customer got the wait estimate; makes the notice once only
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAGE = 200
-_WATCH_RETRIES = 50
 
 # KEYS: lease.  ARGV: token.  Deletes the lease only while it is still ours.
 _RELEASE = """
@@ -235,7 +234,7 @@ async def _sla_unclaimed(ctx: JobContext) -> dict[str, int]:
         ticket = await ctx.tickets.find(ticket_id, messages=False)
         if ticket is None or ticket.state != PENDING or SLA_TAG in ticket.tags or ticket.sla_deadline > now:
             continue
-        raised = await escalate(ctx, ticket_id, now)
+        raised = await ctx.tickets.escalate(ticket_id, actor=ACTOR, tag=SLA_TAG, now=now)
         if raised is None:
             continue  # claimed, closed or notified by someone else meanwhile
         place: Any = await ctx.redis.zrank(ctx.tickets.pending_key(raised.queue), raised.id)
@@ -286,51 +285,6 @@ def last_agent_activity(ticket: Ticket, settings: Settings) -> float:
         if step.to_state == ASSIGNED:
             since = max(since, step.at)
     return since
-
-
-async def escalate(ctx: JobContext, ticket_id: str, now: float) -> Ticket | None:
-    """Raise a pending, not yet notified ticket's priority by one and tag it ``sla_notified``,
-    atomically (WATCH/MULTI on the ticket record, as ``TicketStore`` does); None if it is no
-    longer pending or already notified.  Then re-scores it in its queue and publishes the change.
-
-    TicketStore has no priority method; this follows its documented storage (record ``data``,
-    pending score ``(9 - priority) * 1e13 + created ms``, the ticket events stream).
-    """
-    store = ctx.tickets
-    key = store.ticket_key(ticket_id)
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        for _ in range(_WATCH_RETRIES):
-            try:
-                await pipe.watch(key)
-                raw = await pipe.hget(key, "data")
-                if raw is None:
-                    return None
-                ticket = Ticket.from_json(raw)
-                if ticket.state != PENDING or SLA_TAG in ticket.tags:
-                    return None
-                ticket.priority = min(MAX_PRIORITY, ticket.priority + 1)
-                ticket.tags.append(SLA_TAG)
-                ticket.history.append(Transition(PENDING, PENDING, ACTOR, now,
-                                                 f"unclaimed past the SLA: priority raised to {ticket.priority}"))
-                ticket.updated_at = now
-                pipe.multi()
-                pipe.hset(key, "data", ticket.to_json())
-                await pipe.execute()
-                break
-            except WatchError:
-                continue
-        else:
-            raise RuntimeError(f"ticket {ticket_id} kept changing")
-    score = (MAX_PRIORITY - ticket.priority) * 1e13 + round(ticket.created_at * 1000)
-    async with ctx.redis.pipeline(transaction=False) as index:
-        index.zadd(store.pending_key(ticket.queue), {ticket.id: score}, xx=True)  # not if claimed meanwhile
-        index.xadd(store.events_key, {
-            "type": "changed", "ticket": ticket.id, "state": ticket.state, "queue": ticket.queue,
-            "user": ticket.customer, "assignee": ticket.assignee or "", "actor": ACTOR, "at": f"{now:.3f}",
-            "priority": str(ticket.priority),
-        }, maxlen=ctx.settings.events_maxlen, approximate=True)
-        await index.execute()
-    return ticket
 
 
 async def _open_ids(ctx: JobContext, *, until: float) -> Any:

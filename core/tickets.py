@@ -58,6 +58,10 @@ __all__ = [  # the ticket model is re-exported: callers import everything about 
 
 log = logging.getLogger(__name__)
 
+
+class _Unchanged(Exception):
+    """Raised inside a change function: the ticket is already as wanted, write nothing."""
+
 MAX_MESSAGES = 1000  # kept per ticket; older ones drop off
 MAX_TEXT = 4000
 _PRIORITY_STEP = 1e13  # above any epoch millisecond until the year 2286
@@ -292,6 +296,25 @@ class TicketStore:
             if old_queue and old_queue[0] != to_queue:
                 await self.redis.zrem(self.pending_key(old_queue[0]), ticket.id)
         return ticket
+
+    async def escalate(self, ticket_id: str, *, actor: str, tag: str, now: float | None = None) -> Ticket | None:
+        """Raise a pending ticket's priority by one and tag it ``tag``, once: None when it is no
+        longer pending or already carries the tag.  The queue re-scores it; the change is
+        recorded and published like any other."""
+        at = self.clock() if now is None else now
+
+        def change(ticket: Ticket) -> None:
+            if ticket.state != PENDING or tag in ticket.tags:
+                raise _Unchanged
+            ticket.priority = min(MAX_PRIORITY, ticket.priority + 1)
+            ticket.tags.append(tag)
+            ticket.history.append(Transition(PENDING, PENDING, actor, at, f"priority raised to {ticket.priority}"))
+            ticket.updated_at = at
+
+        try:
+            return await self._change(ticket_id, change, actor)
+        except _Unchanged:
+            return None
 
     async def resolve(self, ticket_id: str, *, actor: str, note: str = "", ask_rating: bool = False) -> Ticket:
         """Close the ticket as settled.  ``ask_rating``: the customer may rate it for

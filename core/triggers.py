@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from core.session import Session
 from core.settings import Settings
+from core.ticket import MAX_PRIORITY
 
 DEFAULT_QUEUE = "shopping"
-MAX_PRIORITY = 9
 
 _QUEUE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _ACTION_ENTRY = re.compile(r"^\[.*\]$", re.DOTALL)  # how the dialogue records a button press in history
