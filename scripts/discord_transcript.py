@@ -11,18 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from transcript_app import transcript_app
 
 from bots.discord.run import start
-from core.app import build_app
-from core.redis_conn import EmbeddedRedis
-from core.settings import Settings
 from tests.discord_standin import Call, DiscordStandIn
 
 GUILD, CHANNEL, USER = 700000000000000001, 700000000000000011, 800000000000000042
@@ -51,16 +50,8 @@ def show(call: Call) -> str:
 
 
 async def main(lexical: bool) -> None:
-    embedded = None
-    settings = Settings.from_env(dict(os.environ))
-    if not settings.redis_url:
-        embedded = EmbeddedRedis().start()
-        settings = replace(settings, redis_url=embedded.url)
-    settings = replace(settings, key_prefix="transcript", recommender="lexical" if lexical else settings.recommender)
-    app = build_app(settings)
-    await app.start()
-    await app.redis.delete(app.store.key(f"discord:{USER}", "session"))
-    try:
+    async with transcript_app(f"discord:{USER}", lexical=lexical) as app:
+        settings = app.settings
         async with DiscordStandIn() as api:
             api.add_guild(GUILD, channel_ids=(CHANNEL,))
             bot_settings = replace(settings, discord_token="transcript", discord_api_url=api.api_url,
@@ -84,10 +75,6 @@ async def main(lexical: bool) -> None:
                 await running.stop()
             for call in api.calls[mark:]:
                 print(show(call))
-    finally:
-        await app.stop()
-        if embedded:
-            embedded.close()
 
 
 async def settle(api: DiscordStandIn, quiet: float = 0.5) -> None:

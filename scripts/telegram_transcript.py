@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from transcript_app import transcript_app
 
 from bots.telegram.run import start
-from core.app import build_app
-from core.redis_conn import EmbeddedRedis
-from core.settings import Settings
 from tests.telegram_standin import BotApiStandIn, Call
 
 USER = 424242
@@ -54,16 +53,8 @@ def show(call: Call) -> str:
 
 
 async def main(lexical: bool) -> None:
-    embedded = None
-    settings = Settings.from_env(dict(os.environ))
-    if not settings.redis_url:
-        embedded = EmbeddedRedis().start()
-        settings = replace(settings, redis_url=embedded.url)
-    settings = replace(settings, key_prefix="transcript", recommender="lexical" if lexical else settings.recommender)
-    app = build_app(settings)
-    await app.start()
-    await app.redis.delete(app.store.key(f"telegram:{USER}", "session"))
-    try:
+    async with transcript_app(f"telegram:{USER}", lexical=lexical) as app:
+        settings = app.settings
         async with BotApiStandIn() as api:
             bot_settings = replace(settings, telegram_token="123:transcript", telegram_api_url=f"{api.url}/bot")
             running = await start(bot_settings, app, poll_timeout=1)
@@ -74,10 +65,6 @@ async def main(lexical: bool) -> None:
             for call in api.calls:
                 if call.method != "getUpdates":
                     print(show(call))
-    finally:
-        await app.stop()
-        if embedded:
-            embedded.close()
 
 
 async def converse(api: BotApiStandIn) -> None:
