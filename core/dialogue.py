@@ -22,7 +22,7 @@ from core.policy import Policy, Turn
 from core.recommender import Recommender
 from core.session import Session
 from core.settings import Settings
-from core.store import ConflictError, SessionStore
+from core.store import ConflictError, Held, Loaded, SessionStore
 from core.tickets import Ticket, TicketStore
 from core.triggers import without_frustration
 from core.understanding import Context, understand
@@ -99,29 +99,34 @@ class DialogueManager:
         """Handle one customer message; called by every adapter for every update."""
         user = inbound.user_key
         try:
-            async with self.store.turn(user):
-                if await self.store.is_duplicate(user, inbound.message_id):
+            hint = _lang_code(inbound.lang) or self.settings.default_lang
+            ticket_index = self.handoff.index_key(inbound)
+            async with self.store.turn(user, message_id=inbound.message_id, lang=hint,
+                                       peek=(ticket_index,)) as held:
+                if held.duplicate:
                     log.info("duplicate message %s of %s ignored", inbound.message_id, user)
                     return Outcome(duplicate=True)
+                assert held.loaded is not None
+                loaded, ticket_id = held.loaded, held.peeked[ticket_index]
                 for _attempt in range(3):
                     try:
-                        return await self._turn(inbound)
+                        return await self._turn(inbound, held, loaded, ticket_id)
                     except ConflictError:
                         log.warning("session of %s changed during a turn; redoing it", user)
+                        loaded = await self.store.load(user, lang=hint)
+                        ticket_id = await self.handoff.index_of(inbound)
                 raise RuntimeError(f"session of {user} kept changing during its turn")
         except (RedisError, OSError) as exc:
             log.error("storage unavailable while handling a message of %s: %s", user, exc)
             return Outcome([Reply(t("unavailable", self._fallback_lang(inbound)), kind="error")])
 
-    async def _turn(self, inbound: Inbound) -> Outcome:
+    async def _turn(self, inbound: Inbound, held: Held, loaded: Loaded, ticket_id: str) -> Outcome:
         user = inbound.user_key
-        hint = _lang_code(inbound.lang) or self.settings.default_lang
-        loaded = await self.store.load(user, lang=hint)
         session = loaded.session
         replies: list[Reply] = []
         if loaded.status == "corrupt":
             replies.append(Reply(t("corrupt", session.lang), kind="notice"))
-        ticket = await self.handoff.current(inbound)
+        ticket = await self.handoff.current(inbound, ticket_id)
 
         text = ""
         if inbound.action:
@@ -144,9 +149,11 @@ class DialogueManager:
         session.turns += 1
         for reply in turn.replies:
             session.remember("bot", reply.text, self.settings.history_limit)
-        await self.store.save(user, session, rev=loaded.rev, message_id=inbound.message_id)
-        await self.store.append_events(user, [{**e, "data": {**e["data"], "platform": inbound.platform}}
-                                              for e in turn.events])
+        events = [{**e, "data": {**e["data"], "platform": inbound.platform}} for e in turn.events]
+        # A turn with ticket writes keeps the user's queue until they are done, so the
+        # customer's next message sees the ticket; the others release it with the write.
+        await self.store.commit(user, session, rev=loaded.rev, message_id=inbound.message_id, events=events,
+                                held=held, release=not turn.effects)
         await self._run_effects(turn, user)
         return Outcome(replies)
 

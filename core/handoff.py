@@ -123,9 +123,19 @@ class Handoff:
         self.triggers = Triggers(settings)
         self.hours = BusinessHours.parse(settings.handoff_hours, settings.handoff_timezone)
 
-    async def current(self, inbound: Inbound) -> Ticket | None:
-        """The customer's open ticket; one read per turn."""
-        return await self.tickets.open_ticket_of(inbound.platform, inbound.user_id)
+    def index_key(self, inbound: Inbound) -> str:
+        """The key naming the customer's open ticket: the dialogue reads it with the session."""
+        return self.tickets.customer_key(inbound.platform, inbound.user_id, "ticket")
+
+    async def index_of(self, inbound: Inbound) -> str:
+        return await self.tickets.open_ticket_id(inbound.platform, inbound.user_id)
+
+    async def current(self, inbound: Inbound, ticket_id: str) -> Ticket | None:
+        """The customer's open ticket, given the id its index held at the start of the turn
+        (no read at all for a customer without one)."""
+        if not ticket_id:
+            return None
+        return await self.tickets.open_ticket_of(inbound.platform, inbound.user_id, known=ticket_id)
 
     @staticmethod
     def resume(session: Session) -> None:

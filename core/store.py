@@ -25,42 +25,48 @@ import time
 import uuid
 import weakref
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from core.session import CorruptSession, Session
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_ENQUEUE = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
+# The start of a turn, in one round trip.  KEYS: queue, leases, session, seen, then any keys
+# of this user the caller wants to read at the start (e.g. the open-ticket index).
+# ARGV: token, lease ms, idle ms, '1' to join the queue (first call) else '0', message id.
+# Returns {0} (wait: another turn of this user is running), {-1} (our token is gone: our
+# lease ran out while we stalled; join again) or, at the head of the queue,
+# {1, duplicate 0/1, session data, session rev, value of each extra key...}.
+_BEGIN = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-redis.call('HSET', KEYS[2], ARGV[1], now + tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1
-"""
-
-# 1: our turn.  0: wait.  -1: our token is gone (our lease ran out while we stalled).
-_AT_HEAD = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local deadline = redis.call('HGET', KEYS[2], ARGV[1])
-if not deadline then
+if ARGV[4] == '1' then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+elseif not redis.call('HGET', KEYS[2], ARGV[1]) then
   redis.call('LREM', KEYS[1], 0, ARGV[1])
-  return -1
+  return {-1}
 end
 redis.call('HSET', KEYS[2], ARGV[1], now + tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 while true do
   local head = redis.call('LINDEX', KEYS[1], 0)
-  if not head then return -1 end
-  if head == ARGV[1] then return 1 end
+  if not head then return {-1} end
+  if head == ARGV[1] then
+    local dup = 0
+    if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[4], ARGV[5]) then dup = 1 end
+    local s = redis.call('HMGET', KEYS[3], 'data', 'rev')
+    local out = {1, dup, s[1], s[2]}
+    for i = 5, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
+    return out
+  end
   local d = redis.call('HGET', KEYS[2], head)
-  if d and tonumber(d) >= now then return 0 end
+  if d and tonumber(d) >= now then return {0} end
   redis.call('LPOP', KEYS[1])
   redis.call('HDEL', KEYS[2], head)
 end
@@ -82,7 +88,10 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: session, seen.  ARGV: expected rev, data, ttl s, message id ('' for none), now, dedup ttl s
+# Writing the session at the end of a turn.  KEYS: session, seen, queue, leases.
+# ARGV: expected rev, data, ttl s, message id ('' for none), now, dedup ttl s, token ('' for
+# none), '1' to release the turn in the same step.  Returns the new rev, or -1 when the
+# session changed since it was read (nothing is written and the turn is kept).
 _COMMIT = """
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
 if rev ~= tonumber(ARGV[1]) then return -1 end
@@ -92,6 +101,10 @@ if ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[6]))
   redis.call('EXPIRE', KEYS[2], ARGV[6])
+end
+if ARGV[8] == '1' then
+  redis.call('LREM', KEYS[3], 0, ARGV[7])
+  redis.call('HDEL', KEYS[4], ARGV[7])
 end
 return rev + 1
 """
@@ -108,14 +121,31 @@ class Loaded:
     status: str  # "new", "ok" or "corrupt" (the stored data was replaced by a fresh session)
 
 
+@dataclass
+class Held:
+    """A turn being held: what its first round trip read, and whether it still holds the queue."""
+
+    user: str
+    token: str
+    duplicate: bool = False  # the message id was handled before
+    loaded: Loaded | None = None  # the session as the turn started
+    peeked: dict[str, str] = field(default_factory=dict)  # the extra keys asked for -> value ('' absent)
+    released: bool = False
+
+
 class SessionStore:
-    """Reads and writes one user's state.  Raises redis errors; never swallows them."""
+    """Reads and writes one user's state.  Raises redis errors; never swallows them.
+
+    A turn costs two round trips when nothing else of the user is running: ``turn`` joins
+    the user's queue, checks the message id and reads the session in one script, and
+    ``commit`` writes the session, records the message id, releases the queue and appends
+    the events in one pipeline.
+    """
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._at_head = redis.register_script(_AT_HEAD)
+        self._begin = redis.register_script(_BEGIN)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._commit = redis.register_script(_COMMIT)
@@ -131,38 +161,47 @@ class SessionStore:
         return f"{self.settings.key_prefix}:events"
 
     @asynccontextmanager
-    async def turn(self, user: str) -> AsyncIterator[None]:
-        """Hold ``user``'s turn: one at a time per user, in arrival order, across processes."""
-        token = uuid.uuid4().hex
-        keys = [self.key(user, "queue"), self.key(user, "leases")]
+    async def turn(self, user: str, *, message_id: str = "", lang: str = "en",
+                   peek: tuple[str, ...] = ()) -> AsyncIterator[Held]:
+        """Hold ``user``'s turn: one at a time per user, in arrival order, across processes.
+
+        The ``Held`` it yields carries the session (a fresh one in ``lang`` when there is
+        none), whether ``message_id`` was handled before, and the values of the ``peek``
+        keys (keys of this user, read in the same step).
+        """
+        held = Held(user, uuid.uuid4().hex)
+        queue = [self.key(user, "queue"), self.key(user, "leases")]
+        keys = [*queue, self.key(user, "session"), self.key(user, "seen"), *peek]
         lease = self.settings.turn_lease_ms
         idle = str(max(lease * 4, 60_000))
         lock = self._arrivals.get(user)
         if lock is None:
             lock = self._arrivals[user] = asyncio.Lock()
         async with lock:
-            await self._enqueue(keys=keys, args=[token, lease, idle])
-        keeper = asyncio.create_task(self._keep_lease(keys, token, lease, idle))
+            state = await self._begin(keys=keys, args=[held.token, lease, idle, "1", message_id])
+        keeper = asyncio.create_task(self._keep_lease(queue, held.token, lease, idle))
         try:
             delay = 0.002
-            while True:
-                state = await self._at_head(keys=keys, args=[token, lease])
-                if state == 1:
-                    break
-                if state == -1:
+            while state[0] != 1:
+                if state[0] == -1:
                     log.warning("turn of %s lost its place (stalled past its lease); queueing again", user)
-                    await self._enqueue(keys=keys, args=[token, lease, idle])
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.05)
-            yield
+                rejoin = "1" if state[0] == -1 else "0"
+                state = await self._begin(keys=keys, args=[held.token, lease, idle, rejoin, message_id])
+            held.duplicate = bool(state[1])
+            held.loaded = self._parse(user, state[2], state[3], lang)
+            held.peeked = {k: _text(v) for k, v in zip(peek, state[4:])}
+            yield held
         finally:
             keeper.cancel()
             with suppress(asyncio.CancelledError):
                 await keeper
-            try:
-                await asyncio.shield(self._release(keys=keys, args=[token]))
-            except Exception:  # Redis gone: the lease runs out and the next turn skips us
-                log.warning("could not release turn of %s; its lease will expire", user)
+            if not held.released:
+                try:
+                    await asyncio.shield(self._release(keys=queue, args=[held.token]))
+                except Exception:  # Redis gone: the lease runs out and the next turn skips us
+                    log.warning("could not release turn of %s; its lease will expire", user)
 
     async def _keep_lease(self, keys: list[str], token: str, lease: int, idle: str) -> None:
         while True:
@@ -178,29 +217,62 @@ class SessionStore:
         return await self.redis.zscore(self.key(user, "seen"), message_id) is not None
 
     async def load(self, user: str, *, lang: str) -> Loaded:
-        raw = await self.redis.hgetall(self.key(user, "session"))
-        if not raw:
-            return Loaded(Session(user=user, lang=lang), 0, "new")
-        rev = int(raw.get(b"rev", b"0"))
+        raw = await self.redis.hmget(self.key(user, "session"), ["data", "rev"])
+        return self._parse(user, raw[0], raw[1], lang)
+
+    def _parse(self, user: str, data: bytes | None, rev: bytes | None, lang: str) -> Loaded:
+        if data is None:
+            return Loaded(Session(user=user, lang=lang), int(rev or 0), "new")
         try:
-            session = Session.from_dict(json.loads(raw[b"data"]))
+            session = Session.from_dict(json.loads(data))
             if session.user != user:
                 raise CorruptSession("session of another user")
-            return Loaded(session, rev, "ok")
-        except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            return Loaded(session, int(rev or 0), "ok")
+        except (ValueError, UnicodeDecodeError) as exc:
             log.error("corrupt session for %s replaced with a fresh one: %s", user, exc)
-            return Loaded(Session(user=user, lang=lang), rev, "corrupt")
+            return Loaded(Session(user=user, lang=lang), int(rev or 0), "corrupt")
 
     async def save(self, user: str, session: Session, *, rev: int, message_id: str = "") -> int:
         """Write ``session`` if nobody wrote since ``rev``; record ``message_id`` as handled."""
+        return await self.commit(user, session, rev=rev, message_id=message_id)
+
+    async def commit(self, user: str, session: Session, *, rev: int, message_id: str = "",
+                     events: list[dict[str, Any]] = (), held: Held | None = None,  # type: ignore[assignment]
+                     release: bool = False) -> int:
+        """Write ``session`` if nobody wrote since ``rev``, record ``message_id``, append
+        ``events``, and with ``release`` let the user's next turn start: one round trip.
+
+        Raises ``ConflictError`` (nothing written, the turn still held) when the session
+        changed since ``rev``.  The events are sent in the same pipeline, so in that rare
+        case (a turn that stalled past its lease) they are appended again by the redo.
+        """
         session.updated_at = time.time()
         data = json.dumps(session.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        new_rev = await self._commit(
-            keys=[self.key(user, "session"), self.key(user, "seen")],
-            args=[rev, data, self.settings.session_ttl, message_id, time.time(), self.settings.dedup_ttl],
-        )
+        release = release and held is not None
+        keys = [self.key(user, "session"), self.key(user, "seen"), self.key(user, "queue"), self.key(user, "leases")]
+        args = [rev, data, self.settings.session_ttl, message_id, time.time(), self.settings.dedup_ttl,
+                held.token if held else "", "1" if release else "0"]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            # EVALSHA straight into the pipeline: a registered script would cost an extra
+            # SCRIPT EXISTS round trip on every execute.  A server that lost its scripts
+            # (restarted) answers NOSCRIPT, handled below.
+            pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+            for event in events:
+                pipe.xadd(self.events_key, self._event_fields(user, event),
+                          maxlen=self.settings.events_maxlen, approximate=True)
+            results = await pipe.execute(raise_on_error=False)
+        new_rev = results[0]
+        if isinstance(new_rev, NoScriptError):
+            new_rev = await self._commit(keys=keys, args=args)
+        elif isinstance(new_rev, Exception):
+            raise new_rev
+        for result in results[1:]:
+            if isinstance(result, Exception):
+                raise result
         if new_rev == -1:
             raise ConflictError(user)
+        if release:
+            held.released = True  # type: ignore[union-attr]
         return int(new_rev)
 
     async def append_events(self, user: str, events: list[dict[str, Any]]) -> None:
@@ -208,10 +280,14 @@ class SessionStore:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:
-                fields: dict[Any, Any] = {"type": event["type"], "user": user, "ts": f"{time.time():.3f}",
-                          "data": json.dumps(event.get("data", {}), ensure_ascii=False)}
-                pipe.xadd(self.events_key, fields, maxlen=self.settings.events_maxlen, approximate=True)
+                pipe.xadd(self.events_key, self._event_fields(user, event),
+                          maxlen=self.settings.events_maxlen, approximate=True)
             await pipe.execute()
+
+    @staticmethod
+    def _event_fields(user: str, event: dict[str, Any]) -> dict[Any, Any]:
+        return {"type": event["type"], "user": user, "ts": f"{time.time():.3f}",
+                "data": json.dumps(event.get("data", {}), ensure_ascii=False)}
 
     async def forget(self, user: str) -> int:
         """Delete everything stored about ``user``: their keys and their events.  Returns events removed."""

@@ -206,10 +206,16 @@ class TicketStore:
             raise TicketNotFound(ticket_id)
         return ticket
 
-    async def open_ticket_of(self, platform: str, user_id: str, *, messages: bool = False) -> Ticket | None:
-        """The customer's pending or assigned ticket; called by the dialogue on every turn."""
+    async def open_ticket_id(self, platform: str, user_id: str) -> str:
+        """What the customer's open-ticket index holds ('' for none); it may name a closed ticket."""
+        return _text(await self.redis.get(self.customer_key(platform, user_id, "ticket")))
+
+    async def open_ticket_of(self, platform: str, user_id: str, *, messages: bool = False,
+                             known: str | None = None) -> Ticket | None:
+        """The customer's pending or assigned ticket.  ``known``: the index's value, when
+        the caller has read it already (the dialogue reads it with the session)."""
         index = self.customer_key(platform, user_id, "ticket")
-        current = _text(await self.redis.get(index))
+        current = known if known is not None else await self.open_ticket_id(platform, user_id)
         if not current:
             return None
         ticket = await self.find(current, messages=messages)
