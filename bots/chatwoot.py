@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from contextlib import suppress
 from typing import Any
 
@@ -41,6 +42,7 @@ import httpx
 from redis.exceptions import RedisError
 
 from core.app import App
+from core.logs import user_ref
 from core.messages import Inbound, Reply
 from core.outbox import OutboxMessage, Undeliverable
 from core.settings import Settings, SettingsError
@@ -53,6 +55,7 @@ PLATFORM = "chatwoot"
 PENDING, OPEN, RESOLVED = "pending", "open", "resolved"
 _STATUS_EVENTS = frozenset({"conversation_status_changed", "conversation_opened", "conversation_resolved"})
 _TAKEN_BACK_NOTE = "returned to the bot in Chatwoot"
+_CONVERSATION_IN_PATH = re.compile(r"/conversations/[^/]+")  # with the account: a customer's user id
 
 
 class ChatwootError(Exception):
@@ -94,6 +97,7 @@ class ChatwootClient:
     async def _post(self, path: str, body: dict[str, Any]) -> None:
         wait = self.backoff_s
         problem = ""
+        shown = _CONVERSATION_IN_PATH.sub("/conversations/{id}", path)  # what log lines and errors show
         for attempt in range(1, self.attempts + 1):
             try:
                 response = await self.client.post(self.base_url + path, json=body, headers=self._headers)
@@ -104,12 +108,12 @@ class ChatwootClient:
                     return
                 problem = f"HTTP {response.status_code}"
                 if response.status_code < 500 and response.status_code not in (408, 429):
-                    raise ChatwootError(f"Chatwoot refused POST {path}: {problem}", response.status_code)
-            log.warning("chatwoot POST %s failed (attempt %d of %d): %s", path, attempt, self.attempts, problem)
+                    raise ChatwootError(f"Chatwoot refused POST {shown}: {problem}", response.status_code)
+            log.warning("chatwoot POST %s failed (attempt %d of %d): %s", shown, attempt, self.attempts, problem)
             if attempt < self.attempts:
                 await asyncio.sleep(wait)
                 wait *= 2
-        raise ChatwootError(f"Chatwoot POST {path} failed {self.attempts} times: {problem}")
+        raise ChatwootError(f"Chatwoot POST {shown} failed {self.attempts} times: {problem}")
 
 
 def render(reply: Reply) -> str:
@@ -218,6 +222,7 @@ class ChatwootBot:
         account = self._account(payload)
         conversation = _conversation_id(payload["conversation"])
         user = f"{account}:{conversation}"
+        fields = {"user": user_ref(user, PLATFORM), "platform": PLATFORM}
         lock, users = self._locks.setdefault(user, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
@@ -229,9 +234,9 @@ class ChatwootBot:
                     await self.client.send(account, conversation, render(reply))
                 if not outcome.duplicate and await self.app.tickets.open_ticket_of(PLATFORM, user) is not None:
                     await self.client.set_status(account, conversation, OPEN)
-                    log.info("chatwoot conversation %s handed to the agents", conversation)
+                    log.info("chatwoot conversation of %s handed to the agents", fields["user"], extra=fields)
         except Exception:  # a background turn: log whatever went wrong, never kill the server
-            log.exception("chatwoot conversation %s: handling a message failed", conversation)
+            log.exception("chatwoot conversation of %s: handling a message failed", fields["user"], extra=fields)
         finally:
             users[0] -= 1
             if not users[0]:
@@ -243,20 +248,23 @@ class ChatwootBot:
         if status not in (PENDING, RESOLVED):
             return
         user = f"{self._account(payload)}:{_conversation_id(payload)}"
+        fields = {"user": user_ref(user, PLATFORM), "platform": PLATFORM}
         try:
             ticket = await self.app.tickets.open_ticket_of(PLATFORM, user)
             if ticket is not None:
                 note = _TAKEN_BACK_NOTE if status == PENDING else "resolved in Chatwoot"
                 await self.app.tickets.resolve(ticket.id, actor="chatwoot", note=note)
-                log.info("chatwoot conversation of %s %s: ticket %s closed", user, status, ticket.id)
+                log.info("chatwoot conversation of %s %s: ticket %s closed", fields["user"], status, ticket.id,
+                         extra={**fields, "ticket": ticket.id})
         except (TicketError, RedisError, OSError) as exc:
-            log.warning("chatwoot conversation of %s: could not close its ticket: %s", user, exc)
+            log.warning("chatwoot conversation of %s: could not close its ticket: %s", fields["user"], exc,
+                        extra=fields)
 
     async def deliver(self, message: OutboxMessage) -> None:
         """The outbox's deliver callback for platform ``chatwoot``."""
         account, _, conversation = message.user_id.partition(":")
         if not account or not conversation:
-            raise Undeliverable(f"not a chatwoot user id: {message.user_id!r}")
+            raise Undeliverable(f"not a chatwoot user id (account:conversation): {user_ref(message.user_id, PLATFORM)}")
         try:
             await self.client.send(account, message.chat_id or conversation, render(message.reply))
         except ChatwootError as exc:

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     from core import catalog_import
 
     catalog_import.add_arguments(importer)
+    warm = catalog_commands.add_parser(
+        "warm", help="encode the catalog's product vectors into DAOGOU_VECTOR_CACHE now (image builds, init containers)")
+    warm.add_argument("--catalog", help="catalog directory or JSONL file (default: DAOGOU_CATALOG or the demo)")
 
     from core import evaluate, service
 
@@ -47,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     run_commands = run.add_subparsers(dest="adapter", required=True)
     telegram = run_commands.add_parser("telegram", help="the Telegram bot (DAOGOU_TELEGRAM_TOKEN)")
     run_commands.add_parser("scheduler", help="SLA timers and housekeeping (APScheduler; one or more replicas)")
+    run_commands.add_parser("all", help="on one server: every adapter with credentials, the agent console "
+                                        "and the scheduler, in one process")
     run_commands.add_parser("http", help="the HTTP channel for web chat (/v1/messages), Chatwoot, ticket webhooks")
     telegram.add_argument("--webhook", action="store_true", help="webhook mode (default: DAOGOU_TELEGRAM_MODE)")
 
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{var:28} {default or '(unset)':12} {doc} ({expects})")
         return 0
     if args.command == "catalog":
-        return catalog_import.run(args)
+        return _warm(args) if args.catalog_command == "warm" else catalog_import.run(args)
     if args.command == "serve":
         return service.run(args)
     if args.command == "bench":
@@ -110,11 +115,31 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level if args.jsonl else max(logging.WARNING, logging.getLevelName(settings.log_level)),
-        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from core.logs import configure
+
+    # Text on stderr for the person at the terminal (stdout is the chat, or the JSON-lines protocol).
+    level = settings.log_level if args.jsonl else max(logging.WARNING, logging.getLevelName(settings.log_level))
+    configure(settings, format="text", stream=sys.stderr, level=level)
     return asyncio.run(_chat(settings, jsonl=args.jsonl, user=args.user))
+
+
+def _warm(args: argparse.Namespace) -> int:
+    """Build the recommender once, as a process would at start: the vectors land in the cache."""
+    import time
+
+    from core.app import build_recommender
+
+    try:
+        settings = Settings.from_env({**os.environ, **({"DAOGOU_CATALOG": args.catalog} if args.catalog else {})})
+    except SettingsError as exc:
+        print(f"daogou: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    recommender = build_recommender(settings)
+    print(f"{len(recommender.catalog)} products ready for the {settings.recommender} recommender "
+          f"in {time.perf_counter() - started:.1f} s (cache: {settings.vector_cache or '~/.cache/daogou/vectors'})")
+    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -144,9 +169,9 @@ def _bot_settings(platform: str, *, redis: bool = True) -> Settings:
     name, missing = _TOKENS.get(platform, ("", ""))
     if name and not getattr(settings, name):
         raise SettingsError(missing)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
+    from core.logs import configure
+
+    configure(settings)  # JSON lines unless DAOGOU_LOG_FORMAT=text; also quiets httpx, which logs tokens
     return settings
 
 
@@ -159,6 +184,10 @@ def _run(args: argparse.Namespace) -> int:
         from core import scheduler
 
         return scheduler.main()
+    if args.adapter == "all":
+        from bots import run_all
+
+        return run_all.main()
     try:
         settings = _bot_settings(args.adapter)
         if args.adapter == "telegram":
@@ -229,9 +258,9 @@ async def _outbox_command(settings: Settings, args: argparse.Namespace) -> int:
 
     from core.messages import Reply
     from core.outbox import Outbox
-    from core.redis_conn import connect
+    from core.redis_conn import connect_from
 
-    redis = connect(settings.redis_url or "")
+    redis = connect_from(settings)
     try:
         outbox = Outbox(redis, settings, args.platform)
         if args.outbox_command == "send":

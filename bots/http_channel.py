@@ -45,8 +45,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bots.serving import health_routes, run_until_signalled
+from core.ops import ops_routes
+from bots.serving import AccessLog, run_until_signalled
 from core.app import App
+from core.logs import text_ref, user_ref
 from core.messages import Inbound
 from core.outbox import Outbox, OutboxMessage
 from core.settings import Settings, SettingsError
@@ -209,15 +211,23 @@ def server(app: App, settings: Settings, *, chatwoot: Any | None = None) -> web.
             return _error(400, str(exc))
         except TooLarge:
             return _error(413, f"the body is over {limit} bytes")
+        started = time.monotonic()
         outcome = await app.dialogue.handle(inbound)
         answer: dict[str, Any] = {"replies": [r.to_dict() for r in outcome.replies]}
         if outcome.duplicate:
             answer["duplicate"] = True
+        fields = {"user": user_ref(inbound.user_key), "platform": PLATFORM}
         try:
             answer["push"] = await mailbox.take(inbound.user_id)
         except (RedisError, OSError) as exc:  # the turn is done; pushes wait for the next call
-            log.warning("pushes of %s not collected: %s", inbound.user_id, exc)
+            log.warning("pushes of %s not collected: %s", fields["user"], exc, extra=fields)
             answer["push"] = []
+        ms = round((time.monotonic() - started) * 1000, 1)
+        # The dialogue logs every turn at INFO; this adds what only the channel knows.
+        log.debug("%s %s: %d replies, %d pushes in %.0f ms", "action" if inbound.action else "message",
+                 text_ref(inbound.action or inbound.text, log), len(outcome.replies), len(answer["push"]), ms,
+                 extra={**fields, "kind": "action" if inbound.action else "text", "ms": ms,
+                        "duplicate": outcome.duplicate})
         return web.json_response(answer, dumps=_dumps)
 
     async def pending(request: web.Request) -> web.Response:
@@ -256,7 +266,7 @@ def server(app: App, settings: Settings, *, chatwoot: Any | None = None) -> web.
         return web.json_response({"ok": True, "result": chatwoot.accept(payload)})
 
     web_app = web.Application(client_max_size=limit)
-    web_app.add_routes(health_routes(app.redis))
+    web_app.add_routes(ops_routes(app.redis, app.settings, app.recommender))
     if keys:
         web_app.add_routes([web.post("/v1/messages", messages), web.get("/v1/messages/pending", pending)])
     if chatwoot is not None:
@@ -321,7 +331,7 @@ async def start(settings: Settings, app: App, *, chatwoot: Any | None = None, we
         webhooks = TicketWebhooks(app.tickets, settings, client=webhook_client)
         tasks.append(asyncio.create_task(webhooks.run(consumer=f"webhooks-{host}", stop=stop_loops)))
 
-    runner = web.AppRunner(server(app, settings, chatwoot=chatwoot), handle_signals=False)
+    runner = web.AppRunner(server(app, settings, chatwoot=chatwoot), handle_signals=False, access_log_class=AccessLog)
     await runner.setup()
     wanted = settings.http_port if port is None else port
     site = web.TCPSite(runner, settings.http_listen, wanted)

@@ -13,7 +13,7 @@ from core.agents import AgentDesk
 from core.catalog import Catalog, load_catalog
 from core.dialogue import DialogueManager
 from core.recommender import Recommender
-from core.redis_conn import connect
+from core.redis_conn import connect_from
 from core.settings import Settings
 from core.store import SessionStore
 from core.tickets import TicketStore
@@ -107,7 +107,7 @@ def build_app(
     if redis is None:
         if not settings.redis_url:
             raise ValueError("REDIS_URL is not set and no Redis client was given")
-        redis = connect(settings.redis_url, max_connections=settings.redis_pool)
+        redis = connect_from(settings)
     recommender = recommender or build_recommender(settings, catalog)
     writer = writer or build_writer(
         settings.writer, catalog=recommender.catalog, model_dir=settings.writer_model_dir,

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 
 from redis.exceptions import RedisError
 
+from core import metrics
 from core.handoff import RATE_ACTION, Handoff
 from core.intents import Intent, Understanding
+from core.logs import text_ref, user_ref
 from core.messages import Inbound, Outcome, Reply
 from core.policy import Policy, Turn
 from core.recommender import Recommender
@@ -39,6 +42,19 @@ _SIMPLE_ACTIONS = {
     "more": Intent.MORE, "human": Intent.HUMAN, "reset": Intent.RESET, "help": Intent.HELP,
     "start": Intent.GREET, "forget": Intent.FORGET,
 }
+
+
+# Button actions as the metrics count them: the intent each stands for.
+_ACTION_INTENTS = {
+    **{name: intent.value for name, intent in (_PRODUCT_ACTIONS | _SIMPLE_ACTIONS).items()},
+    "cheaper": "refine", "other_brand": "refine", "details_at": "details", "compare_at": "compare",
+    "category": "search", "lang": "lang",
+}
+
+
+def _labelled(turn: Turn, intent: str) -> Turn:
+    turn.intent = turn.intent or intent
+    return turn
 
 
 def clean_text(text: str, limit: int) -> tuple[str, bool]:
@@ -97,6 +113,20 @@ class DialogueManager:
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one customer message; called by every adapter for every update."""
+        started = time.perf_counter()
+        outcome = await self._handle(inbound)
+        took = time.perf_counter() - started
+        metrics.TURN_SECONDS.labels(inbound.platform).observe(took)
+        metrics.TURNS.labels(inbound.platform, outcome.intent or "other").inc()
+        if log.isEnabledFor(logging.INFO):
+            kind = "action" if inbound.action else "text"
+            log.info("%s %s: %s, %d replies in %.0f ms", kind, text_ref(inbound.action or inbound.text, log),
+                     outcome.intent, len(outcome.replies), took * 1000,
+                     extra={"user": user_ref(inbound.user_key), "platform": inbound.platform, "kind": kind,
+                            "intent": outcome.intent, "ms": round(took * 1000, 1)})
+        return outcome
+
+    async def _handle(self, inbound: Inbound) -> Outcome:
         user = inbound.user_key
         try:
             hint = _lang_code(inbound.lang) or self.settings.default_lang
@@ -104,21 +134,23 @@ class DialogueManager:
             async with self.store.turn(user, message_id=inbound.message_id, lang=hint,
                                        peek=(ticket_index,)) as held:
                 if held.duplicate:
-                    log.info("duplicate message %s of %s ignored", inbound.message_id, user)
-                    return Outcome(duplicate=True)
+                    log.info("duplicate message %s of %s ignored", inbound.message_id, user_ref(user))
+                    return Outcome(duplicate=True, intent="duplicate")
                 assert held.loaded is not None
                 loaded, ticket_id = held.loaded, held.peeked[ticket_index]
                 for _attempt in range(3):
                     try:
                         return await self._turn(inbound, held, loaded, ticket_id)
                     except ConflictError:
-                        log.warning("session of %s changed during a turn; redoing it", user)
+                        log.warning("session of %s changed during a turn; redoing it", user_ref(user))
                         loaded = await self.store.load(user, lang=hint)
                         ticket_id = await self.handoff.index_of(inbound)
-                raise RuntimeError(f"session of {user} kept changing during its turn")
+                raise RuntimeError(f"session of {user_ref(user)} kept changing during its turn")
         except (RedisError, OSError) as exc:
-            log.error("storage unavailable while handling a message of %s: %s", user, exc)
-            return Outcome([Reply(t("unavailable", self._fallback_lang(inbound)), kind="error")])
+            log.error("storage unavailable while handling a message of %s: %s", user_ref(user), exc,
+                      extra={"user": user_ref(user), "platform": inbound.platform})
+            metrics.error("redis")
+            return Outcome([Reply(t("unavailable", self._fallback_lang(inbound)), kind="error")], intent="unavailable")
 
     async def _turn(self, inbound: Inbound, held: Held, loaded: Loaded, ticket_id: str) -> Outcome:
         user = inbound.user_key
@@ -145,7 +177,7 @@ class DialogueManager:
         if turn.forget:
             await self.store.forget(user)
             await self.handoff.forget(inbound)
-            return Outcome(replies)
+            return Outcome(replies, intent=turn.intent)
         session.turns += 1
         for reply in turn.replies:
             session.remember("bot", reply.text, self.settings.history_limit)
@@ -155,25 +187,25 @@ class DialogueManager:
         await self.store.commit(user, session, rev=loaded.rev, message_id=inbound.message_id, events=events,
                                 held=held, release=not turn.effects)
         await self._run_effects(turn, user)
-        return Outcome(replies)
+        return Outcome(replies, intent=turn.intent)
 
     async def _decide(self, session: Session, inbound: Inbound, text: str, ticket: Ticket | None) -> Turn:
         """Who answers this message: the agent (an open ticket), the handoff, or the shopping policy."""
         und = None if inbound.action else self._understand(session, without_frustration(text))
         intent = und.intent if und else _SIMPLE_ACTIONS.get(inbound.action)
+        name, _, arg = inbound.action.partition(":")
         if ticket is not None:
             if intent is not Intent.FORGET:  # forgetting works whoever has the conversation
-                return self.handoff.while_open(session, ticket, inbound, text, intent)
+                return _labelled(self.handoff.while_open(session, ticket, inbound, text, intent), "agent")
         else:
             self.handoff.resume(session)
-        name, _, arg = inbound.action.partition(":")
         if name == RATE_ACTION:
-            return await self.handoff.rate(session, inbound, arg)
+            return _labelled(await self.handoff.rate(session, inbound, arg), "rate")
         explicit = intent is Intent.HUMAN
         if text or explicit:
             instead = self.handoff.before_policy(session, inbound, text, und, explicit=explicit)
             if instead is not None:
-                return instead
+                return _labelled(instead, "human")
         if inbound.action:
             turn = await self._action(session, inbound.action)
         else:
@@ -181,7 +213,7 @@ class DialogueManager:
             turn = await self.policy.respond(session, und)
         if not turn.forget:
             self.handoff.after_policy(session, inbound, text, turn)
-        return turn
+        return _labelled(turn, und.intent.value if und else _ACTION_INTENTS.get(name, "invalid"))
 
     async def _run_effects(self, turn: Turn, user: str) -> None:
         """The turn's ticket writes, once its session is saved.  A Redis failure still reaches the
@@ -192,7 +224,8 @@ class DialogueManager:
             except (RedisError, OSError):
                 raise
             except Exception:  # the session is saved; one failed write must not lose the turn
-                log.exception("a handoff write for %s failed", user)
+                log.exception("a handoff write for %s failed", user_ref(user))
+                metrics.error("ticket_write")
 
     def _understand(self, session: Session, text: str) -> Understanding:
         context = Context(

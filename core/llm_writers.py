@@ -21,9 +21,11 @@ from typing import Any
 
 import httpx
 
+from core import metrics
 from core.catalog import Catalog
 from core.grounding import Grounding, amounts_in
 from core.lexicon import feature_name
+from core.logs import text_ref
 from core.wording import price
 from core.writers import Pick, Writer, WriterStats
 
@@ -155,11 +157,13 @@ class _ModelWriter(Writer):
                 self.stats.accepted += 1
             else:
                 self.stats.rejected[code] += 1
-                log.info("writer: rejected reason for %s (%s): %r", pick.product.id, code, (line or "")[:120])
+                # The line may echo what the customer wrote: its text only at DEBUG.
+                log.info("writer: rejected reason for %s (%s): %s", pick.product.id, code, text_ref(line, log))
         return reasons
 
     def _fall_back(self, reasons: list[str], why: str, detail: str) -> list[str]:
         self.stats.fallbacks[why] += 1
+        metrics.error("writer")
         log.warning("writer: %s; using template reasons (%s)", why, detail)
         return reasons
 

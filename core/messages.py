@@ -128,6 +128,7 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
+    intent: str = ""  # what the message asked for ("search", "refine", ..., "agent", "duplicate"): for metrics
 
 
 _REQUIRED: Any = object()

@@ -31,6 +31,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from core import metrics
+from core.logs import user_ref
 from core.messages import Reply
 from core.settings import Settings
 
@@ -102,7 +104,10 @@ class Outbox:
             "reply": json.dumps(reply.to_dict(), ensure_ascii=False, separators=(",", ":")),
             "ts": f"{time.time():.3f}",
         }
-        entry_id = await self.redis.xadd(self.stream, fields, maxlen=self.settings.outbox_maxlen, approximate=True)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.stream, fields, maxlen=self.settings.outbox_maxlen, approximate=True)
+            pipe.sadd(platforms_key(self.settings), self.platform)  # so the metrics know which streams to read
+            entry_id, _ = await pipe.execute()
         return _text(entry_id)
 
     # -- reachability ------------------------------------------------------------------------
@@ -258,15 +263,20 @@ class Outbox:
             await keeper
         if error is None:
             await self._done(entry_id)
-        elif isinstance(error, Undeliverable):
-            log.info("outbox %s: %s undeliverable to %s: %s", self.stream, entry_id, message.user_id, error)
+            metrics.OUTBOX_DELIVERED.labels(self.platform, "delivered").inc()
+            return
+        ref = user_ref(message.user_id, self.platform)
+        logged = {"user": ref, "platform": self.platform, "kind": message.kind}
+        if isinstance(error, Undeliverable):
+            log.info("outbox %s: %s undeliverable to %s: %s", self.stream, entry_id, ref, error, extra=logged)
             await self._bury(entry_id, fields, f"undeliverable: {error}" if str(error) else "undeliverable", attempt)
         else:
             log.warning("outbox %s: delivery of %s to %s failed (attempt %d of %d): %r",
-                        self.stream, entry_id, message.user_id, attempt, limit, error)
+                        self.stream, entry_id, ref, attempt, limit, error, extra=logged)
             if attempt >= limit:
                 await self._bury(entry_id, fields, f"failed: {error!r}", attempt)
             else:
+                metrics.OUTBOX_DELIVERED.labels(self.platform, "retry").inc()
                 await self._touch(entry_id, consumer)  # the retry delay counts from the failure
 
     def _parse(self, entry_id: str, fields: Mapping[Any, Any], attempt: int) -> OutboxMessage:
@@ -319,6 +329,33 @@ class Outbox:
         dead.update({"reason": reason[:1000], "attempts": str(attempts), "id": entry_id})
         await self.redis.xadd(self.dead_stream, dead, maxlen=self.settings.outbox_maxlen, approximate=True)
         await self._done(entry_id)
+        metrics.OUTBOX_DELIVERED.labels(self.platform, "dead").inc()
+
+
+def platforms_key(settings: Settings) -> str:
+    """The set of platforms that ever had an outbox message."""
+    return f"{settings.key_prefix}:outbox:platforms"
+
+
+async def outbox_stats(redis: Redis, settings: Settings) -> dict[str, tuple[int, float, int]]:
+    """Per platform: messages not yet delivered, the time the oldest was queued (0: none) and
+    dead letters.  Delivered messages are deleted from the stream, so what is left is the lag."""
+    platforms = sorted(_text(p) for p in await redis.smembers(platforms_key(settings)))
+    if not platforms:
+        return {}
+    async with redis.pipeline(transaction=False) as pipe:
+        for platform in platforms:
+            stream = f"{settings.key_prefix}:outbox:{platform}"
+            pipe.xlen(stream)
+            pipe.xrange(stream, count=1)
+            pipe.xlen(f"{stream}:dead")
+        answers = await pipe.execute()
+    stats = {}
+    for i, platform in enumerate(platforms):
+        lag, first, dead = answers[3 * i: 3 * i + 3]
+        oldest = int(_text(first[0][0]).split("-")[0]) / 1000 if first else 0.0
+        stats[platform] = (int(lag), oldest, int(dead))
+    return stats
 
 
 def _text(value: bytes | str | None) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core import cards, wording
+from core import cards, metrics, wording
 from core.catalog import Product
 from core.intents import Intent, Understanding
 from core.messages import Button, Reply
@@ -40,6 +40,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     forget: bool = False
+    intent: str = ""  # what the customer asked for, as the metrics count it (set by the dialogue)
     # Writes outside the session (handoff tickets), run by the dialogue manager only after the
     # session is saved, so a turn redone after a lost race does them once.
     effects: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
@@ -288,7 +289,8 @@ class Policy:
             liked=tuple(session.liked), disliked=tuple(session.disliked),
             limit=limit * 3 if cheap else limit,
         )
-        hits = await self.recommender.search(request)
+        with metrics.RECOMMEND_SECONDS.time():
+            hits = await self.recommender.search(request)
         if cheap:  # "cheap" with no number: the cheapest of the relevant ones
             hits = sorted(hits, key=lambda h: h.product.price)[:limit]
         return hits

@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 
+from core import metrics
 from core.catalog import Catalog, Product
 from core.recommender import Hit, Recommender, SearchRequest
 from core.wire import RECOMMEND_PATH, request_to_dict
@@ -69,7 +70,8 @@ class RemoteRecommender:
     ) -> None:
         if timeout <= 0 or connect_timeout <= 0 or cooldown < 0 or failure_threshold < 1:
             raise ValueError("timeouts must be > 0, cooldown >= 0 and failure_threshold >= 1")
-        self._url = url.rstrip("/") + RECOMMEND_PATH
+        self._base = url.rstrip("/")
+        self._url = self._base + RECOMMEND_PATH
         self._catalog = catalog
         self._fallback = fallback
         self._timeout = timeout
@@ -101,6 +103,17 @@ class RemoteRecommender:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
                 trust_env=False,  # a proxy from the environment must not sit between us and the service
             )
+
+    async def ready(self) -> tuple[bool, str]:
+        """Whether the service answers its ``/readyz`` now (for this process's own ``/readyz``)."""
+        if self._client is None:
+            return False, "not started"
+        try:
+            async with self._client.get(self._base + "/readyz",
+                                        timeout=aiohttp.ClientTimeout(total=2)) as response:
+                return response.status == 200, f"HTTP {response.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            return False, _describe(exc)
 
     async def stop(self) -> None:
         """Close the HTTP client; call once when the process shuts down."""
@@ -143,6 +156,7 @@ class RemoteRecommender:
                     "recommender service at %s refused a request (%s); answering from the local recommender",
                     self._url, reason,
                 )
+            metrics.error("recommender")
             return await self._fallback.search(request)
         finally:
             if probe:

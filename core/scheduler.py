@@ -45,6 +45,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.hours import BusinessHours
+from core.logs import configure
 from core.messages import Reply
 from core.outbox import GROUP, Outbox
 from core.settings import Settings, SettingsError
@@ -211,7 +212,7 @@ async def sweep(ctx: JobContext, fire_time: float | None = None) -> dict[str, in
       its messages go to another consumer by XAUTOCLAIM first.
 
     Open tickets, sessions and the event streams (capped by length) are never touched.  Keys are
-    found with SCAN over this deployment's prefix; on Redis Cluster run it against each primary.
+    found with SCAN over this deployment's prefix (on Redis Cluster, over every primary).
     """
     return await run_once(ctx, "sweep", fire_time, _sweep)
 
@@ -382,13 +383,16 @@ async def _index_size(ctx: JobContext) -> int:
 
 
 async def _scan(redis: Redis, match: str) -> Any:
-    cursor = 0
-    while True:
-        cursor, keys = await redis.scan(cursor, match=match, count=1000)
-        if keys:
-            yield [_text(k) for k in keys]
-        if not cursor:
-            return
+    """The keys matching ``match``, in batches.  ``scan_iter`` because on Redis Cluster it walks
+    every primary (a plain SCAN cursor belongs to one node)."""
+    batch: list[str] = []
+    async for key in redis.scan_iter(match=match, count=1000):
+        batch.append(_text(key))
+        if len(batch) >= 1000:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _glob_escape(text: str) -> str:
@@ -425,10 +429,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, redis:
     """
     from aiohttp import web
 
-    from core.redis_conn import connect
+    from core.redis_conn import connect_from
 
     own_redis = redis is None
-    client = redis if redis is not None else connect(settings.redis_url or "", max_connections=settings.redis_pool)
+    client = redis if redis is not None else connect_from(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     ctx = JobContext.build(client, settings, now=now)
@@ -447,6 +451,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, redis:
 
     web_app = web.Application()
     web_app.router.add_get("/healthz", healthz)
+    from core.ops import ops_routes  # /readyz and /metrics as every process serves them
+
+    web_app.router.add_routes([route for route in ops_routes(client, settings) if route.path != "/healthz"])
     runner = web.AppRunner(web_app, access_log=None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -486,8 +493,7 @@ def main() -> int:
     except SettingsError as exc:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # we log each run ourselves
     try:
         return asyncio.run(serve(settings))

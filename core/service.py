@@ -33,12 +33,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from core.logs import configure, text_ref
 from core.recommender import Recommender, SearchRequest
 from core.wire import (
     RECOMMEND_PATH,
@@ -155,7 +156,7 @@ async def _recommend(request: web.Request) -> web.Response:
     try:
         hits = await state.recommender.search(search)
     except Exception:
-        log.exception("recommend failed for %r", search)
+        log.exception("recommend failed for %r", replace(search, text=text_ref(search.text, log)))
         return _error(500, "the recommender failed on this request")
     finally:
         state.in_flight -= 1
@@ -233,9 +234,7 @@ def run(
     except SettingsError as exc:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(  # does nothing where the CLI has configured logging already
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings)
     host = args.host or getattr(settings, "service_host", None) or DEFAULT_HOST
     port = args.port if args.port is not None else getattr(settings, "service_port", None)
     port = DEFAULT_PORT if port is None else port

@@ -10,7 +10,7 @@ raises ``CorruptSession``, and the store starts the customer afresh.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 SCHEMA_VERSION = 2
@@ -85,7 +85,12 @@ class Session:
         del self.shown[:-MAX_SHOWN]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON-ready form, sharing this session's lists: serialize it, do not keep it.
+        Not ``asdict``: its deep copy of the history was the largest CPU cost of a turn
+        that needs no recommendation."""
+        data = {name: getattr(self, name) for name in _SESSION_FIELDS}
+        data["prefs"] = {name: getattr(self.prefs, name) for name in _PREFS_FIELDS}
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> "Session":
@@ -112,6 +117,10 @@ class Session:
             raise CorruptSession(str(exc)) from None
         _check_types(session)
         return session
+
+
+_SESSION_FIELDS = tuple(Session.__dataclass_fields__)
+_PREFS_FIELDS = tuple(Preferences.__dataclass_fields__)
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:

@@ -132,7 +132,19 @@ def _url_secret(value: str) -> str | None:
 
 # name -> (parser, what it expects, documentation).  The README's table lists the same.
 _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
-    "redis_url": (_optional_text, "a redis:// URL", "Redis server; unset: the terminal chat starts an embedded one"),
+    "redis_url": (_optional_text, "a redis://, rediss:// or unix:// URL; in cluster and sentinel mode one or more "
+                                  "redis:// URLs, comma-separated",
+                  "Redis server (cluster mode: some of its nodes; sentinel mode: the sentinels); unset: the "
+                  "terminal chat starts an embedded one"),
+    "redis_mode": (_choice("single", "cluster", "sentinel"), "single, cluster or sentinel",
+                   "how REDIS_URL is reached: one server, Redis Cluster (the client finds every node and slot "
+                   "from those listed; database 0 only; DAOGOU_REDIS_POOL counts per node), or Redis Sentinel "
+                   "(the sentinels name the master and fail over; the URL's user, password and database are "
+                   "the master's)"),
+    "redis_sentinel_master": (_text, "a master name as in the sentinels' configuration",
+                              "the master the sentinels watch (sentinel mode)"),
+    "redis_sentinel_password": (_optional_text, "a password",
+                                "the sentinels' own password, if they have one (sentinel mode; never logged)"),
     "catalog": (_optional_text, "a path", "catalog directory or JSONL file; unset: the bundled demo catalog"),
     "currency": (_currency, "a 3-letter currency code", "the shop's currency"),
     "default_lang": (_lang, "zh or en", "reply language before a customer has written any words"),
@@ -169,7 +181,13 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "writer_timeout_s": (_positive_float, "seconds > 0", "after this the template reasons are used"),
     "writer_max_tokens": (_positive_int, "a whole number > 0", "new tokens per result list"),
     "writer_workers": (_positive_int, "a whole number > 0", "generation threads of the local writer"),
-    "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR", "logging level"),
+    "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR",
+                  "logging level; at DEBUG, log lines show customers' message text"),
+    "log_format": (_choice("json", "text"), "json or text",
+                   "log lines on stderr: one JSON object each, or text for a terminal"),
+    "log_salt": (_optional_text, "a long random text",
+                 "key of the hashes that stand for user ids in log lines, the same for every process; "
+                 "unset: derived from DAOGOU_BUTTON_SECRET, else a built-in key (never logged)"),
     "telegram_token": (_optional_text, "a bot token from @BotFather", "Telegram bot token (never logged)"),
     "telegram_api_url": (_text, "a URL", "Bot API base; the token is appended"),
     "telegram_mode": (_choice("polling", "webhook"), "polling or webhook", "how Telegram updates arrive"),
@@ -220,9 +238,13 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
                               "by the scheduler and the customer told"),
     "scheduler_sla_interval": (_positive_int, "whole seconds > 0", "how often the scheduler runs the SLA jobs"),
     "scheduler_sweep_interval": (_positive_int, "whole seconds > 0", "how often the scheduler runs housekeeping"),
-    "scheduler_listen": (_text, "a host name or address", "where daogou run scheduler serves /healthz"),
+    "scheduler_listen": (_text, "a host name or address", "where daogou run scheduler serves /healthz and /metrics"),
     "scheduler_port": (_non_negative_int, "a port number (0: any free port)",
-                       "where daogou run scheduler serves /healthz"),
+                       "where daogou run scheduler serves /healthz and /metrics"),
+    "ops_listen": (_text, "a host name or address",
+                   "where processes without a web server of their own (Discord, Telegram polling, run all) "
+                   "serve /healthz, /readyz and /metrics"),
+    "ops_port": (_non_negative_int, "a port number (0: any free port)", "the port of those /healthz, /readyz, /metrics"),
     "outbox_consumer_idle_ms": (_positive_int, "whole milliseconds > 0",
                                 "housekeeping removes outbox consumers idle this long with nothing pending"),
     "http_listen": (_text, "a host name or address", "where daogou run http listens"),
@@ -242,6 +264,9 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
                                 "tries per ticket event before it is dead-lettered"),
     "console_host": (_text, "an interface address", "address the agent console listens on"),
     "console_port": (_non_negative_int, "a port number", "port of the agent console (0: any free port)"),
+    "console_proxy_hops": (_non_negative_int, "a whole number (0: none)",
+                           "reverse proxies in front of the console (an Ingress: 1); their X-Forwarded-For names "
+                           "the client for the sign-in throttle"),
     "console_secret": (_optional_text, "a long random text",
                        "key that signs agent console session cookies; required by the console (never logged)"),
     "agents": (_optional_text, "name:argon2-hash pairs, separated by commas or new lines",
@@ -260,6 +285,9 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
+    redis_mode: str = "single"
+    redis_sentinel_master: str = "mymaster"
+    redis_sentinel_password: str | None = field(default=None, repr=False)
     catalog: str | None = None
     currency: str = "CNY"
     default_lang: str = "en"
@@ -293,6 +321,8 @@ class Settings:
     writer_max_tokens: int = 256
     writer_workers: int = 1
     log_level: str = "INFO"
+    log_format: str = "json"
+    log_salt: str | None = field(default=None, repr=False)
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_mode: str = "polling"
@@ -328,6 +358,8 @@ class Settings:
     scheduler_sweep_interval: int = 3600
     scheduler_listen: str = "0.0.0.0"
     scheduler_port: int = 8766
+    ops_listen: str = "0.0.0.0"
+    ops_port: int = 8767
     outbox_consumer_idle_ms: int = 24 * 3600 * 1000
     http_listen: str = "0.0.0.0"
     http_port: int = 8080
@@ -342,6 +374,7 @@ class Settings:
     ticket_webhook_attempts: int = 5
     console_host: str = "127.0.0.1"
     console_port: int = 8780
+    console_proxy_hops: int = 0
     console_secret: str | None = field(default=None, repr=False)
     agents: str | None = field(default=None, repr=False)
     agent_tokens: str | None = field(default=None, repr=False)
@@ -358,6 +391,15 @@ class Settings:
             raise SettingsError("DAOGOU_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
         if self.handoff_repeats < 2:
             raise SettingsError(f"DAOGOU_HANDOFF_REPEATS must be a whole number > 1, got {self.handoff_repeats}")
+        if self.redis_mode == "sentinel" and not self.redis_sentinel_master:
+            raise SettingsError("DAOGOU_REDIS_SENTINEL_MASTER must name the master the sentinels watch")
+        if self.redis_url and self.redis_mode != "single":
+            from core.redis_conn import check_url
+
+            try:
+                check_url(self.redis_url, self.redis_mode)
+            except ValueError as exc:
+                raise SettingsError(f"REDIS_URL with DAOGOU_REDIS_MODE={self.redis_mode}: {exc}") from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":

@@ -31,6 +31,7 @@ from typing import Any, AsyncIterator
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from core.logs import user_ref
 from core.session import CorruptSession, Session
 from core.settings import Settings
 
@@ -91,11 +92,18 @@ return 1
 # Writing the session at the end of a turn.  KEYS: session, seen, queue, leases.
 # ARGV: expected rev, data, ttl s, message id ('' for none), now, dedup ttl s, token ('' for
 # none), '1' to release the turn in the same step.  Returns the new rev, or -1 when the
-# session changed since it was read (nothing is written and the turn is kept).
+# session changed since it was read (nothing is written and the turn is kept).  The token is
+# kept in the session hash, so the same commit sent twice (the cluster client retries a
+# command whose reply was lost) is answered as the success it was, not as a conflict.
 _COMMIT = """
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if rev ~= tonumber(ARGV[1]) then return -1 end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'rev', rev + 1)
+if rev ~= tonumber(ARGV[1]) then
+  if ARGV[7] == '' or redis.call('HGET', KEYS[1], 'turn') ~= ARGV[7] then return -1 end
+  rev = rev - 1  -- this turn's own write, sent again (a client retry after a lost reply)
+else
+  redis.call('HSET', KEYS[1], 'data', ARGV[2], 'rev', rev + 1)
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'turn', ARGV[7]) end
+end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
@@ -184,7 +192,8 @@ class SessionStore:
             delay = 0.002
             while state[0] != 1:
                 if state[0] == -1:
-                    log.warning("turn of %s lost its place (stalled past its lease); queueing again", user)
+                    log.warning("turn of %s lost its place (stalled past its lease); queueing again", user_ref(user),
+                                extra={"user": user_ref(user)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.05)
                 rejoin = "1" if state[0] == -1 else "0"
@@ -201,7 +210,7 @@ class SessionStore:
                 try:
                     await asyncio.shield(self._release(keys=queue, args=[held.token]))
                 except Exception:  # Redis gone: the lease runs out and the next turn skips us
-                    log.warning("could not release turn of %s; its lease will expire", user)
+                    log.warning("could not release turn of %s; its lease will expire", user_ref(user))
 
     async def _keep_lease(self, keys: list[str], token: str, lease: int, idle: str) -> None:
         while True:
@@ -220,7 +229,7 @@ class SessionStore:
         raw = await self.redis.hmget(self.key(user, "session"), ["data", "rev"])
         return self._parse(user, raw[0], raw[1], lang)
 
-    def _parse(self, user: str, data: bytes | None, rev: bytes | None, lang: str) -> Loaded:
+    def _parse(self, user: str, data: bytes | str | None, rev: bytes | str | None, lang: str) -> Loaded:
         if data is None:
             return Loaded(Session(user=user, lang=lang), int(rev or 0), "new")
         try:
@@ -229,7 +238,8 @@ class SessionStore:
                 raise CorruptSession("session of another user")
             return Loaded(session, int(rev or 0), "ok")
         except (ValueError, UnicodeDecodeError) as exc:
-            log.error("corrupt session for %s replaced with a fresh one: %s", user, exc)
+            log.error("corrupt session for %s replaced with a fresh one: %s", user_ref(user), exc,
+                      extra={"user": user_ref(user)})
             return Loaded(Session(user=user, lang=lang), int(rev or 0), "corrupt")
 
     async def save(self, user: str, session: Session, *, rev: int, message_id: str = "") -> int:
@@ -250,13 +260,15 @@ class SessionStore:
         data = json.dumps(session.to_dict(), ensure_ascii=False, separators=(",", ":"))
         release = release and held is not None
         keys = [self.key(user, "session"), self.key(user, "seen"), self.key(user, "queue"), self.key(user, "leases")]
-        args = [rev, data, self.settings.session_ttl, message_id, time.time(), self.settings.dedup_ttl,
-                held.token if held else "", "1" if release else "0"]
+        args: list[str | int | float] = [
+            rev, data, self.settings.session_ttl, message_id, time.time(), self.settings.dedup_ttl,
+            held.token if held else "", "1" if release else "0"]
         async with self.redis.pipeline(transaction=False) as pipe:
             # EVALSHA straight into the pipeline: a registered script would cost an extra
             # SCRIPT EXISTS round trip on every execute.  A server that lost its scripts
             # (restarted) answers NOSCRIPT, handled below.
-            pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+            # (As a raw command: redis-py's cluster pipeline refuses its ``evalsha`` method.)
+            pipe.execute_command("EVALSHA", self._commit.sha, len(keys), *keys, *args)
             for event in events:
                 pipe.xadd(self.events_key, self._event_fields(user, event),
                           maxlen=self.settings.events_maxlen, approximate=True)
@@ -270,7 +282,7 @@ class SessionStore:
             if isinstance(result, Exception):
                 raise result
         if new_rev == -1:
-            raise ConflictError(user)
+            raise ConflictError(user_ref(user))
         if release:
             held.released = True  # type: ignore[union-attr]
         return int(new_rev)
@@ -291,7 +303,8 @@ class SessionStore:
 
     async def forget(self, user: str) -> int:
         """Delete everything stored about ``user``: their keys and their events.  Returns events removed."""
-        await self.redis.delete(self.key(user, "session"), self.key(user, "seen"), self.key(user, "unreachable"))
+        await self.redis.delete(self.key(user, "session"), self.key(user, "seen"), self.key(user, "unreachable"),
+                                self.key(user, "push"))  # the HTTP channel's undelivered pushes
         removed = 0
         start = "-"
         while True:

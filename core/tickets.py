@@ -32,6 +32,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from core import metrics
+from core.logs import user_ref
 from core.settings import Settings
 from core.ticket import (
     ABANDONED,
@@ -180,7 +182,7 @@ class TicketStore:
             if await self._swap(keys=[index], args=[current, ticket.id]):
                 break
         else:
-            raise RuntimeError(f"the open ticket of {platform}:{user_id} kept changing")
+            raise RuntimeError(f"the open ticket of {user_ref(user_id, platform)} kept changing")
         async with self.redis.pipeline(transaction=False) as pipe:
             mine = self.customer_key(platform, user_id, "tickets")
             pipe.zadd(mine, {ticket.id: now})
@@ -245,6 +247,32 @@ class TicketStore:
             found.append(ticket)
         return found[:limit]
 
+    async def queue_stats(self) -> dict[str, tuple[int, float]]:
+        """Per queue: pending tickets, and when the longest-waiting one was created (0: none).
+
+        The pending index is ordered by priority first, so the oldest ticket is the first of
+        one of the priority bands: one look per band, in one pipeline.
+        """
+        names = sorted(_text(q) for q in await self.redis.smembers(self.queues_key))
+        if not names:
+            return {}
+        bands = range(MAX_PRIORITY + 1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.zcard(self.pending_key(name))
+                for band in bands:
+                    low = band * _PRIORITY_STEP
+                    pipe.zrangebyscore(self.pending_key(name), low, f"({low + _PRIORITY_STEP}", start=0, num=1,
+                                       withscores=True)
+            answers = await pipe.execute()
+        stats = {}
+        step = len(bands) + 1
+        for i, name in enumerate(names):
+            depth, firsts = answers[i * step], answers[i * step + 1: (i + 1) * step]
+            created = [(score % _PRIORITY_STEP) / 1000 for first in firsts for _, score in first]
+            stats[name] = (int(depth), min(created) if created else 0.0)
+        return stats
+
     async def open_tickets(self, limit: int = 100) -> list[Ticket]:
         """Pending and assigned tickets, the nearest SLA deadline first."""
         ids = [_text(m) for m in await self.redis.zrange(self.open_key, 0, limit - 1)]
@@ -272,10 +300,17 @@ class TicketStore:
                 raise TicketStateError(ticket.id, ticket.state, f"assign to {agent}",
                                        f"expected {expected_state}" + (f", taken by {ticket.assignee}"
                                                                        if ticket.assignee else ""))
+            waited = ticket.state == PENDING and not any(step.to_state == ASSIGNED for step in ticket.history)
             ticket.assignee = agent
             move(ticket, ASSIGNED, actor or agent, note, self.clock())
+            if waited:  # the first claim: how long the customer waited for a person
+                claims.append(self.clock() - ticket.created_at)
 
-        return await self._change(ticket_id, change, actor or agent)
+        claims: list[float] = []
+        assigned = await self._change(ticket_id, change, actor or agent)
+        if claims:
+            metrics.HANDOFF_WAIT.observe(max(0.0, claims[-1]))
+        return assigned
 
     async def transfer(self, ticket_id: str, *, actor: str, to_agent: str | None = None,
                        to_queue: str | None = None, note: str = "") -> Ticket:

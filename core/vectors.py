@@ -116,7 +116,11 @@ def load_or_encode(
     if missing or dropped:
         unique = list(dict.fromkeys(keys))
         first_row = {key: i for i, key in reversed(list(enumerate(keys)))}
-        _write(path, unique, vectors[[first_row[key] for key in unique]], encoder)
+        try:
+            _write(path, unique, vectors[[first_row[key] for key in unique]], encoder)
+        except OSError as exc:  # a read-only image or volume: serve from memory, encode again next start
+            log.warning("product vectors not cached (%s): set DAOGOU_VECTOR_CACHE to a writable directory "
+                        "so the next start does not encode them again", exc)
     stats = CacheStats(
         products=len(products), reused=int(hit.sum()), encoded=len(missing),
         dropped=dropped, seconds=time.perf_counter() - started, path=path,

@@ -360,3 +360,22 @@ def test_empty_file_and_duplicate_headers(tmp_path: Path) -> None:
     report = import_catalog(write(tmp_path, "d.csv", "id,title,Title,price\n1,Cup,Mug,5\n"), tmp_path / "out")
     assert products(tmp_path / "out")["1"]["title"] == "Cup"
     assert (1, "column 'Title' ignored: same name as 'title'") in report.warnings
+
+
+def test_catalog_warm_fills_the_vector_cache_the_recommender_reads(tmp_path: Path) -> None:
+    # What the image build and an init container run: afterwards a process starts without encoding.
+    import os
+    import subprocess
+    import sys
+
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("\n".join(json.dumps({
+        "id": f"p{n}", "title": title, "brand": "Acme", "price": 10 + n, "category": "Audio > Earbuds",
+    }) for n, title in enumerate(["Wireless earbuds", "Running headphones", "Bluetooth speaker"])) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAOGOU_")}
+    env.update(DAOGOU_VECTOR_CACHE=str(tmp_path / "cache"), HF_HUB_OFFLINE="1")
+    run = subprocess.run([sys.executable, "-m", "bots.cli", "catalog", "warm", "--catalog", str(catalog)],
+                         capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "3 products ready for the hybrid recommender" in run.stdout
+    assert list((tmp_path / "cache").glob("*/vectors.npz"))

@@ -172,6 +172,29 @@ async def test_failed_sign_ins_are_throttled(clients: Clients) -> None:
     assert blocked.status == 429
 
 
+async def test_behind_a_proxy_the_throttle_tells_clients_apart(app: App, settings: Settings) -> None:
+    # Behind an Ingress every request comes from the proxy: one agent's typos must not lock out the
+    # others, and a client cannot dodge the limit by writing its own X-Forwarded-For.
+    server = TestServer(build_console(console_settings(settings, console_proxy_hops=1), redis=app.redis,
+                                      tickets=app.tickets, desk=app.agents))
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        csrf = csrf_of(await (await client.get("/login")).text())
+
+        async def attempt(forwarded: str, password: str = "guess") -> int:
+            response = await client.post("/login", data={"csrf": csrf, "name": "li", "password": password},
+                                         headers={"X-Forwarded-For": forwarded}, allow_redirects=False)
+            return response.status
+
+        for n in range(5):
+            assert await attempt(f"{n}.6.6.6, 10.0.0.7") == 401  # the left part is the client's to forge
+        assert await attempt("9.9.9.9, 10.0.0.7", PASSWORDS["li"]) == 429
+        assert await attempt("10.0.0.8", PASSWORDS["li"]) == 303  # another agent signs in
+    finally:
+        await client.close()
+
+
 # -- pages and forms ---------------------------------------------------------------------------
 
 async def test_the_ticket_page_shows_what_the_bot_learned(app: App, clients: Clients, chat) -> None:

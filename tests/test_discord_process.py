@@ -7,9 +7,11 @@ import asyncio
 import signal
 import uuid
 
+import httpx
 import pytest
 
 from tests.discord_standin import DiscordStandIn
+from tests.redis_servers import free_port
 from tests.test_telegram_process import _daogou
 from tests.test_terminal import VECTORS
 
@@ -24,7 +26,7 @@ def _env(api: DiscordStandIn, redis_url: str) -> dict[str, str]:
     environ.update(REDIS_URL=redis_url, DAOGOU_KEY_PREFIX=f"test-{uuid.uuid4().hex[:10]}",
                    DAOGOU_VECTOR_CACHE=str(VECTORS), DAOGOU_DISCORD_TOKEN="dc-process-token",
                    DAOGOU_DISCORD_API_URL=api.api_url, DAOGOU_DISCORD_GATEWAY_URL=api.gateway_url,
-                   DAOGOU_OUTBOX_RETRY_MS="500")
+                   DAOGOU_OUTBOX_RETRY_MS="500", DAOGOU_OPS_LISTEN="127.0.0.1", DAOGOU_OPS_PORT=str(free_port()))
     return environ
 
 
@@ -36,6 +38,11 @@ async def test_run_discord_process_serves_delivers_and_stops_cleanly(redis_url: 
         try:
             await api.wait_ready(timeout=90)  # the encoder and catalog load first
             await asyncio.sleep(2.5)  # discord.py's wait for more servers before it is ready
+            ops = f"http://127.0.0.1:{env['DAOGOU_OPS_PORT']}"  # the gateway needs no server: the ops one
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(ops + "/healthz")).status_code == 200
+                assert (await client.get(ops + "/readyz")).status_code == 200
+                assert "daogou_outbox_lag" in (await client.get(ops + "/metrics")).text
 
             sender = await _daogou(env, "outbox", "send", "--platform", "discord", "--user", str(ALICE),
                                    "--text", "Agent Li: your order ships today")

@@ -171,8 +171,9 @@ async def test_handoff_and_an_agents_answer_reach_the_widget(client: httpx.Async
 
 
 async def test_health_needs_no_key_and_chatwoot_is_off(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"ok": True}
-    assert (await client.get("/readyz")).json() == {"ok": True}
+    assert (await client.get("/healthz")).json()["ok"] is True
+    assert (await client.get("/readyz")).json() == {"ok": True, "redis": "ok", "recommender": "in process"}
+    assert "daogou_turns_total" in (await client.get("/metrics")).text
     assert (await client.post("/chatwoot/whatever-secret-1234", json={})).status_code == 404
 
 

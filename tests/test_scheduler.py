@@ -322,6 +322,10 @@ def test_run_scheduler_starts_and_stops_on_sigterm(redis_url: str, sched_setting
             health = json.loads(response.read())
         assert response.status == 200 and health["status"] == "ok"
         assert set(health["jobs"]) == {"sla_unclaimed", "sla_abandon", "sweep"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            assert response.status == 200 and json.loads(response.read())["redis"] == "ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert b"daogou_handoff_queue_depth" in response.read() or response.status == 200
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=30)
         assert proc.returncode == 0, "".join(lines) + rest

@@ -137,3 +137,40 @@ async def test_keys_of_one_user_share_a_cluster_hash_slot(app) -> None:
     # The slot Redis Cluster would pick (CRC16 of the hash tag), as redis-py computes it.
     assert len({key_slot(store.key("tg:12", n).encode()) for n in names}) == 1
     assert key_slot(store.key("tg:12", "session").encode()) == key_slot(b"{tg:12}")
+
+
+async def test_a_commit_sent_twice_is_one_write_not_a_conflict(app) -> None:
+    # The cluster client sends a command again when its reply was lost: the second copy of a
+    # turn's own commit must answer as the success it was, while another turn's write still conflicts.
+    store = app.store
+    async with store.turn("tg:20", message_id="m1") as held:
+        assert held.loaded is not None
+        session = held.loaded.session
+        session.remember("user", "hello", 10)
+        first = await store.commit("tg:20", session, rev=held.loaded.rev, message_id="m1", held=held)
+        again = await store.commit("tg:20", session, rev=held.loaded.rev, message_id="m1", held=held)
+        assert first == again == 1
+    async with store.turn("tg:20", message_id="m2") as other:
+        with pytest.raises(ConflictError):
+            await store.commit("tg:20", session, rev=0, message_id="m2", held=other)
+    assert await _history(store, "tg:20") == ["hello"]
+
+
+async def test_a_turn_costs_two_round_trips(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    from redis.asyncio.connection import AbstractConnection as Connection
+
+    from core.messages import Inbound
+
+    await app.dialogue.handle(Inbound(platform="tg", user_id="21", text="hi", message_id="1"))  # scripts loaded
+    sent: list[bytes] = []
+    original = Connection.send_packed_command
+
+    async def counted(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+    for n, text in enumerate(["wireless earbuds under 500", "cheaper", "thanks", "tell me more about 2"], 2):
+        sent.clear()
+        out = await app.dialogue.handle(Inbound(platform="tg", user_id="21", text=text, message_id=str(n)))
+        assert out.replies and len(sent) == 2, (text, sent)

@@ -10,9 +10,11 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.telegram_standin import BotApiStandIn
+from tests.redis_servers import free_port
 from tests.test_terminal import ROOT, VECTORS
 
 pytestmark = pytest.mark.slow
@@ -23,7 +25,7 @@ def _env(api: BotApiStandIn, redis_url: str, prefix: str) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DAOGOU_") and k != "REDIS_URL"}
     environ.update(REDIS_URL=redis_url, DAOGOU_KEY_PREFIX=prefix, DAOGOU_VECTOR_CACHE=str(VECTORS),
                    DAOGOU_TELEGRAM_TOKEN="99:process-test", DAOGOU_TELEGRAM_API_URL=f"{api.url}/bot",
-                   DAOGOU_OUTBOX_RETRY_MS="500")
+                   DAOGOU_OUTBOX_RETRY_MS="500", DAOGOU_OPS_LISTEN="127.0.0.1", DAOGOU_OPS_PORT=str(free_port()))
     return environ
 
 
@@ -43,6 +45,14 @@ async def test_run_telegram_process_serves_delivers_and_stops_cleanly(redis_url:
             api.feed(api.text_message(ALICE, "/start"))
             (hello,) = await api.wait_for("sendMessage", predicate=lambda c: c.params.get("chat_id") == ALICE)
             assert "shopping guide" in hello.params["text"]
+            # Polling mode has no web server of its own: the ops server answers probes and scrapes.
+            ops = f"http://127.0.0.1:{env['DAOGOU_OPS_PORT']}"
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(ops + "/healthz")).status_code == 200
+                assert (await client.get(ops + "/readyz")).json() == {"ok": True, "redis": "ok",
+                                                                      "recommender": "in process"}
+                page = (await client.get(ops + "/metrics")).text
+            assert 'daogou_turns_total{intent="greet",platform="telegram"} 1.0' in page
 
             sender = await _daogou(env, "outbox", "send", "--platform", "telegram", "--user", str(ALICE),
                                    "--kind", "agent", "--text", "Agent Li: your order ships today")

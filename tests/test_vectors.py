@@ -191,3 +191,21 @@ def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path, caplog: pyte
         for t in threads:
             t.join()
     assert errors == [] and "unreadable" not in caplog.text
+
+
+def test_a_read_only_cache_directory_still_serves(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A container with a read-only root filesystem and a catalog of its own: encode, warn, serve.
+    import errno
+
+    import core.vectors
+
+    def read_only(path: Path, *args: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(core.vectors, "_write", read_only)
+    encoder = CountingEncoder()
+    with caplog.at_level(logging.WARNING, logger="core.vectors"):
+        vectors, _ = load_or_encode(products(4), encoder, tmp_path)
+    assert np.allclose(vectors, expected(encoder, products(4)))
+    assert "not cached" in caplog.text and "DAOGOU_VECTOR_CACHE" in caplog.text

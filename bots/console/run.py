@@ -20,7 +20,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bots.console.auth import Accounts
-from core.redis_conn import connect
+from core.logs import configure
+from core.redis_conn import connect_from
 from core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ async def serve(settings: Settings, *, redis: Redis | None = None) -> int:
     from bots.console.web import build_console
 
     own = redis is None
-    redis = redis or connect(settings.redis_url or "", max_connections=settings.redis_pool)
+    redis = redis or connect_from(settings)
     try:
         app = build_console(settings, redis=redis)
         runner, port = await start(app, settings.console_host, settings.console_port)
@@ -77,6 +78,5 @@ def main() -> int:
     except SettingsError as exc:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings)
     return asyncio.run(serve(settings))

@@ -23,11 +23,11 @@ from typing import Any
 import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bots.console.actions import ActionError, act, canned_replies
 from bots.console.auth import NAME, Accounts, LoginThrottle, Session, Sessions
 from bots.console.feed import TicketFeed
+from core.ops import ops_routes
 from core.agents import AgentDesk
 from core.settings import Settings
 from core.tickets import ASSIGNED, Ticket, TicketStore
@@ -92,7 +92,7 @@ def build_console(settings: Settings, *, redis: Redis, tickets: TicketStore | No
         web.get("/tickets/{id}", ticket_page), web.get("/tickets/{id}/part/{part}", ticket_part),
         web.post("/tickets/{id}/{action}", ticket_action),
         web.get("/events", events), web.get("/static/{name}", static),
-        web.get("/healthz", healthz), web.get("/readyz", readyz),
+        *ops_routes(redis, settings),
     ])
     api.add_routes(app)
     return app
@@ -135,6 +135,17 @@ def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
+def _client_address(request: web.Request, proxy_hops: int) -> str:
+    """Who is signing in, for the sign-in throttle.  Behind ``proxy_hops`` reverse proxies (an
+    Ingress: 1) every request comes from the proxy, so the client is the address the outermost
+    of ours appended to X-Forwarded-For; entries further left are the client's to forge."""
+    if proxy_hops > 0:
+        hops = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+        if len(hops) >= proxy_hops:
+            return hops[-proxy_hops][:64]
+    return request.remote or "unknown"
+
+
 async def _session(request: web.Request) -> Session:
     """The signed-in agent's session, or a redirect to the sign-in page."""
     console = request.app[CONSOLE]
@@ -167,7 +178,7 @@ async def login_page(request: web.Request, *, status: int = 200, error: str = ""
 async def login(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     form = await _form(request, request.cookies.get(LOGIN_COOKIE, ""))
-    address = request.remote or "unknown"
+    address = _client_address(request, console.settings.console_proxy_hops)
     if await console.throttle.blocked(address):
         return await login_page(request, status=429, error="Too many attempts. Wait a minute. 尝试次数过多，请稍后再试。")
     name, password = form.get("name", "").strip(), form.get("password", "")
@@ -265,7 +276,8 @@ async def ticket_action(request: web.Request) -> web.Response:
         if exc.status == 404:
             raise web.HTTPNotFound(text=exc.message) from None
         return await ticket_page(request, status=exc.status, error=exc.message)
-    log.info("console: %s did %s on ticket %s", session.agent, action, ticket_id)
+    log.info("console: %s did %s on ticket %s", session.agent, action, ticket_id,
+             extra={"agent": session.agent, "kind": action, "ticket": ticket_id})
     stays = ticket.state == ASSIGNED and ticket.assignee == session.agent
     raise web.HTTPSeeOther(f"/tickets/{ticket.id}" if stays else "/")
 
@@ -310,15 +322,3 @@ async def static(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     return web.Response(body=(HERE / "static" / name).read_bytes(), content_type=STATIC[name],
                         headers={"Cache-Control": "max-age=300"})
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    try:
-        await request.app[CONSOLE].redis.ping()
-    except (RedisError, OSError) as exc:
-        return web.json_response({"ok": False, "redis": type(exc).__name__}, status=503)
-    return web.json_response({"ok": True})

@@ -25,8 +25,10 @@ from discord.app_commands import locale_str as _
 from redis.exceptions import RedisError
 
 from bots.discord import render
+from core import metrics
 from core.app import App
 from core.buttons import ButtonSigner, ForgedButton, StaleButton
+from core.logs import user_ref
 from core.messages import Button, Inbound, Reply
 from core.outbox import Outbox, OutboxMessage, Undeliverable
 from core.wording import t
@@ -239,7 +241,9 @@ class DiscordBot:
         except (ForgedButton, RedisError):
             action = None
         if action is None:
-            log.warning("forged or foreign discord button from user %s ignored", interaction.user.id)
+            ref = user_ref(interaction.user.id, PLATFORM)
+            log.warning("forged or foreign discord button from user %s ignored", ref,
+                        extra={"user": ref, "platform": PLATFORM})
             await self._notice(interaction, t("button_forged", lang))
             return
         await self.run(interaction, action=action)
@@ -262,6 +266,7 @@ class DiscordBot:
         """One place for every command's failure: a short apology to the user, details to the log."""
         log.error("discord command %s failed: %s", getattr(interaction.command, "name", "?"), error,
                   exc_info=error)
+        metrics.error("handler")
         with contextlib.suppress(discord.HTTPException):
             text = t("unavailable", _lang(interaction))
             if interaction.response.is_done():

@@ -45,8 +45,10 @@ from telegram.ext import (
 
 from bots.links import web_url
 from bots.telegram.render import TEXT_LIMIT, Outgoing, card_html, cut, render
+from core import metrics
 from core.app import App
 from core.buttons import ButtonSigner, ForgedButton, StaleButton
+from core.logs import user_ref
 from core.messages import Button, Inbound, Reply
 from core.outbox import Outbox, OutboxMessage, Undeliverable
 from core.preview import preview
@@ -173,7 +175,9 @@ class TelegramBot:
             await self._answer(query, t("button_stale", lang))
             return
         except ForgedButton:
-            log.warning("forged or foreign button from telegram user %s ignored", user.id)
+            ref = user_ref(user.id, PLATFORM)
+            log.warning("forged or foreign button from telegram user %s ignored", ref,
+                        extra={"user": ref, "platform": PLATFORM})
             await self._answer(query, t("button_forged", lang))
             return
         except RedisError:
@@ -209,6 +213,7 @@ class TelegramBot:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)
+        metrics.error("handler")
 
     # -- the dialogue ------------------------------------------------------------------------
 
@@ -292,7 +297,9 @@ class TelegramBot:
             if raise_blocked:
                 raise
         except RedisError as exc:
-            log.error("cannot sign buttons for telegram chat %s: %s", chat_id, exc)
+            ref = user_ref(user_id, PLATFORM)
+            log.error("cannot sign buttons for telegram user %s: %s", ref, exc,
+                      extra={"user": ref, "platform": PLATFORM})
             if raise_blocked:
                 raise
 
@@ -339,7 +346,9 @@ class TelegramBot:
             try:
                 return await send()
             except Forbidden as exc:
-                log.info("telegram user %s is unreachable: %s", user_id, exc.message)
+                ref = user_ref(user_id, PLATFORM)
+                log.info("telegram user %s is unreachable: %s", ref, exc.message,
+                         extra={"user": ref, "platform": PLATFORM})
                 with contextlib.suppress(RedisError):
                     await self.outbox.mark_unreachable(str(user_id))
                 raise Undeliverable(exc.message) from exc
@@ -350,6 +359,7 @@ class TelegramBot:
                     raise
                 await asyncio.sleep(_seconds(exc.retry_after))
             except NetworkError as exc:
+                metrics.error("send")
                 if attempt == SEND_ATTEMPTS - 1:
                     raise
                 log.warning("telegram network error (%s); retrying", exc.message)

@@ -23,7 +23,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bots.serving import health_routes, run_until_signalled
+from core.ops import ops_routes
+from bots.serving import AccessLog, run_until_signalled
 from bots.telegram.bot import PLATFORM, PerUserOrder, TelegramBot
 from core.app import App
 from core.buttons import ButtonSigner
@@ -82,7 +83,7 @@ def webhook_server(application: Application, app: App, *, secret: str, path: str
         return web.json_response({"ok": True})
 
     server = web.Application(client_max_size=MAX_UPDATE_BYTES)
-    server.add_routes([web.post(path, receive), *health_routes(app.redis)])
+    server.add_routes([web.post(path, receive), *ops_routes(app.redis, app.settings, app.recommender)])
     return server
 
 
@@ -120,7 +121,7 @@ async def start(settings: Settings, app: App, *, webhook: bool | None = None, po
     if webhook:
         path = webhook_path(settings)
         runner = web.AppRunner(webhook_server(application, app, secret=settings.telegram_webhook_secret or "",
-                                              path=path), handle_signals=False)
+                                              path=path), handle_signals=False, access_log_class=AccessLog)
         await runner.setup()
         site = web.TCPSite(runner, settings.telegram_listen, settings.telegram_port)
         await site.start()
