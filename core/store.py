@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 import weakref
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
@@ -160,6 +160,14 @@ class SessionStore:
         # Arrival order inside this process: the enqueue of the first caller must reach
         # Redis before the second's, which the connection pool alone does not promise.
         self._arrivals: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Turns held by this process (token -> queue keys) and the one task that keeps their
+        # leases fresh while there are any.  One task for all, never cancelled: a task per turn
+        # cost CPU, and on Python 3.11 a cancel that lands as a redis-py call finishes inside
+        # its ``wait_for`` is lost, which left a turn waiting for its keeper forever.
+        self._held: dict[str, list[str]] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        self._lease = settings.turn_lease_ms
+        self._idle = str(max(settings.turn_lease_ms * 4, 60_000))
 
     def key(self, user: str, name: str) -> str:
         return f"{self.settings.key_prefix}:{{{user}}}:{name}"
@@ -180,15 +188,14 @@ class SessionStore:
         held = Held(user, uuid.uuid4().hex)
         queue = [self.key(user, "queue"), self.key(user, "leases")]
         keys = [*queue, self.key(user, "session"), self.key(user, "seen"), *peek]
-        lease = self.settings.turn_lease_ms
-        idle = str(max(lease * 4, 60_000))
+        lease, idle = self._lease, self._idle
         lock = self._arrivals.get(user)
         if lock is None:
             lock = self._arrivals[user] = asyncio.Lock()
-        async with lock:
-            state = await self._begin(keys=keys, args=[held.token, lease, idle, "1", message_id])
-        keeper = asyncio.create_task(self._keep_lease(queue, held.token, lease, idle))
+        self._hold(held.token, queue)
         try:
+            async with lock:
+                state = await self._begin(keys=keys, args=[held.token, lease, idle, "1", message_id])
             delay = 0.002
             while state[0] != 1:
                 if state[0] == -1:
@@ -203,22 +210,29 @@ class SessionStore:
             held.peeked = {k: _text(v) for k, v in zip(peek, state[4:])}
             yield held
         finally:
-            keeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await keeper
+            self._held.pop(held.token, None)
             if not held.released:
                 try:
                     await asyncio.shield(self._release(keys=queue, args=[held.token]))
                 except Exception:  # Redis gone: the lease runs out and the next turn skips us
                     log.warning("could not release turn of %s; its lease will expire", user_ref(user))
 
-    async def _keep_lease(self, keys: list[str], token: str, lease: int, idle: str) -> None:
-        while True:
-            await asyncio.sleep(lease / 3000)
-            try:
-                await self._renew(keys=keys, args=[token, lease, idle])
-            except Exception:
-                log.warning("lease renewal failed", exc_info=True)
+    def _hold(self, token: str, queue: list[str]) -> None:
+        self._held[token] = queue
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_held())
+
+    async def _renew_held(self) -> None:
+        """Every third of a lease, renew the lease of every turn this process holds; ends
+        when it holds none (the next turn starts it again)."""
+        while self._held:
+            await asyncio.sleep(self._lease / 3000)
+            for token, queue in list(self._held.items()):
+                try:
+                    await self._renew(keys=queue, args=[token, self._lease, self._idle])
+                except Exception:  # Redis away: the turn's own calls fail and say so
+                    log.warning("lease renewal failed", exc_info=True)
+                    break
 
     async def is_duplicate(self, user: str, message_id: str) -> bool:
         if not message_id:

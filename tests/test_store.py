@@ -65,9 +65,8 @@ async def test_a_crashed_turn_does_not_wedge_the_user(settings: Settings, make_r
     # A process takes the turn and dies without releasing it: its lease keeper stops too.
     holder = dead.turn("tg:9")
     await holder.__aenter__()
-    for task in asyncio.all_tasks():
-        if task.get_coro().__qualname__.startswith("SessionStore._keep_lease"):  # type: ignore[union-attr]
-            task.cancel()
+    assert dead._renewer is not None
+    dead._renewer.cancel()  # the process is gone: nobody renews its lease
     started = time.perf_counter()
     await asyncio.wait_for(_append_turn(alive, "tg:9", "after crash"), timeout=5)
     assert time.perf_counter() - started >= 0.2  # it waited for the lease to run out
@@ -137,6 +136,26 @@ async def test_keys_of_one_user_share_a_cluster_hash_slot(app) -> None:
     # The slot Redis Cluster would pick (CRC16 of the hash tag), as redis-py computes it.
     assert len({key_slot(store.key("tg:12", n).encode()) for n in names}) == 1
     assert key_slot(store.key("tg:12", "session").encode()) == key_slot(b"{tg:12}")
+
+
+async def test_a_long_turn_keeps_its_lease_and_the_renewer_ends_with_it(settings: Settings, make_redis) -> None:
+    settings = replace(settings, turn_lease_ms=300)
+    slow, other = SessionStore(make_redis(), settings), SessionStore(make_redis(), settings)
+    order: list[str] = []
+
+    async def long_turn() -> None:
+        async with slow.turn("tg:30"):
+            await asyncio.sleep(1.0)  # three leases long: renewed, so nobody skips it
+            order.append("long")
+
+    first = asyncio.create_task(long_turn())
+    await asyncio.sleep(0.05)
+    async with other.turn("tg:30"):
+        order.append("next")
+    await first
+    assert order == ["long", "next"]
+    assert slow._renewer is not None
+    await asyncio.wait_for(slow._renewer, 1)  # nothing held any more: it ends by itself
 
 
 async def test_a_commit_sent_twice_is_one_write_not_a_conflict(app) -> None:
