@@ -91,6 +91,12 @@ async def serve(settings: Settings) -> int:
     from core.ops import ops_routes, serve_ops
 
     parts = plan(settings)
+    if not {"telegram", "discord", "http"} & set(parts):
+        log.warning("no chat channel is configured: set DAOGOU_TELEGRAM_TOKEN, DAOGOU_DISCORD_TOKEN or "
+                    "DAOGOU_HTTP_API_KEYS (daogou chat talks to the bot in this terminal)")
+    if "console" not in parts:
+        log.warning("the agent console is off: set DAOGOU_CONSOLE_SECRET and DAOGOU_AGENTS "
+                    "(daogou agents hash-password) to answer customers who ask for a person")
     app = build_app(settings)
     await app.start()
     stop = asyncio.Event()

