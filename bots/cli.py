@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from core import bench as bench_module
 
     bench_module.add_arguments(bench_commands.add_parser("recommender", help="dense index at 10k-1M products"))
+    from core import bench_dialogue
+
+    bench_dialogue.add_arguments(bench_commands.add_parser(
+        "dialogue", help="simulated customers through the dialogue manager: turns/s, latency, Redis, CPU"))
 
     run = commands.add_parser("run", help="run a chat-platform adapter")
     run_commands = run.add_subparsers(dest="adapter", required=True)
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return service.run(args)
     if args.command == "bench":
-        return bench_module.run(args)
+        return bench_dialogue.run(args) if args.bench == "dialogue" else bench_module.run(args)
     if args.command == "eval":
         return _eval(args)
     if args.command == "run":
