@@ -82,6 +82,7 @@ def build_ranker(settings: Settings, catalog: Catalog, mode: str) -> Recommender
         passage_prefix=settings.passage_prefix,
         threads=settings.encoder_threads,
         int8=settings.encoder_int8,
+        query_cache=settings.query_cache,
         cache_dir=Path(settings.vector_cache).expanduser() if settings.vector_cache
         else Path.home() / ".cache" / "daogou" / "vectors",
     )

@@ -257,11 +257,13 @@ async def _work(job: _Job, ready: Callable[[], None]) -> dict[str, Any]:
         plans = [c.plan(job.mix, job.turns) for c in customers]
         await asyncio.to_thread(ready)  # every process loaded and warm; the parent reads INFO
         tally = _Tally()
+        cache = _query_cache(app.recommender)
         rounds, usage = counter.snapshot(), resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
         await asyncio.gather(*(_converse(app, c, p, tally, watch) for c, p in zip(customers, plans)))
         ended = time.monotonic()
         after, usage_after = counter.snapshot(), resource.getrusage(resource.RUSAGE_SELF)
+        cache_after = _query_cache(app.recommender)
     finally:
         watchdog.cancel()
         await app.stop()
@@ -272,7 +274,14 @@ async def _work(job: _Job, ready: Callable[[], None]) -> dict[str, Any]:
         "latency": tally.latency, "with_products": dict(tally.with_products),
         "recommended": dict(tally.recommended), "errors": dict(tally.errors),
         "recommender": _describe(app.recommender), "catalog_size": len(app.recommender.catalog),
+        "query_cache": {k: cache_after[k] - cache[k] for k in cache},
     }
+
+
+def _query_cache(recommender: Any) -> dict[str, int]:
+    """Query vectors encoded and taken from the dense side's cache so far (0s without one)."""
+    dense = getattr(recommender, "_dense", None)
+    return {"encoded": getattr(dense, "misses", 0), "cached": getattr(dense, "hits", 0)}
 
 
 def _describe(recommender: Any) -> str:
@@ -416,7 +425,9 @@ def _aggregate(args: argparse.Namespace, mix: dict[str, float], procs: int, resu
     with_products: Counter[str] = Counter()
     recommended: Counter[str] = Counter()
     rounds: Counter[str] = Counter()
+    cache: Counter[str] = Counter()
     for r in results:
+        cache.update(r["query_cache"])
         for kind, values in r["latency"].items():
             latency[kind].extend(values)
         errors.update(r["errors"])
@@ -458,6 +469,7 @@ def _aggregate(args: argparse.Namespace, mix: dict[str, float], procs: int, resu
         },
         "cpu_ms_per_turn": {"bench": round(sum(r["cpu_s"] for r in results) * 1000 * per_turn, 3),
                             "redis": round((after["cpu_s"] - before["cpu_s"]) * 1000 * per_turn, 3)},
+        "query_vectors": dict(cache),
         "errors": dict(errors.most_common()), "error_count": sum(errors.values()),
     }
 
@@ -491,6 +503,8 @@ def report(figures: dict[str, Any]) -> str:
          f"{rt['connections_opened']} connections opened, their {rt['handshake_round_trips']} handshake "
          f"round trips not counted)"),
         f"redis commands/turn (INFO commandstats, script bodies included): {rc['per_turn']:.2f}: {top}",
+        (f"query vectors: {f['query_vectors'].get('encoded', 0)} encoded, "
+         f"{f['query_vectors'].get('cached', 0)} from the cache (DAOGOU_QUERY_CACHE)"),
         (f"cpu ms/turn: bench processes {f['cpu_ms_per_turn']['bench']:.2f}, "
          f"redis server {f['cpu_ms_per_turn']['redis']:.2f}"),
         f"errors: {f['error_count']}" + "".join(f"\n  {n:6} {name}" for name, n in f["errors"].items()),

@@ -166,6 +166,8 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
                         "threads of the encoder and vector math (torch, OpenMP, BLAS; read from the "
                         "environment at start); 0: the libraries' defaults"),
     "encoder_int8": (_bool, "true or false", "encode queries with int8 weights (product vectors stay float32)"),
+    "query_cache": (_non_negative_int, "a whole number (0: off)",
+                    "query vectors kept per process, so a refinement or a popular need is not encoded again"),
     "vector_cache": (_text, "a directory", "where catalog vectors are cached; empty: ~/.cache/daogou/vectors"),
     "dense_weight": (_fraction, "a number from 0 to 1", "share of the dense score in the hybrid ranking"),
     "recommender_url": (_optional_text, "an http:// URL", "a shared recommender service; unset: in-process"),
@@ -306,6 +308,7 @@ class Settings:
     passage_prefix: str = ""
     encoder_threads: int = 1
     encoder_int8: bool = True
+    query_cache: int = 4096
     vector_cache: str = ""
     dense_weight: float = 0.45
     recommender_url: str | None = None
