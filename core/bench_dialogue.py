@@ -279,9 +279,9 @@ async def _work(job: _Job, ready: Callable[[], None]) -> dict[str, Any]:
 
 
 def _query_cache(recommender: Any) -> dict[str, int]:
-    """Query vectors encoded and taken from the dense side's cache so far (0s without one)."""
-    dense = getattr(recommender, "_dense", None)
-    return {"encoded": getattr(dense, "misses", 0), "cached": getattr(dense, "hits", 0)}
+    """Query vectors encoded and taken from the encoder's cache so far (0s without one)."""
+    stats = getattr(getattr(getattr(recommender, "_dense", None), "encoder", None), "stats", None)
+    return {"encoded": getattr(stats, "encoded", 0), "cached": getattr(stats, "cache_hits", 0)}
 
 
 def _describe(recommender: Any) -> str:

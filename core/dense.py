@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -229,7 +228,6 @@ class EncoderRetriever:
         *,
         max_unknown: float = 0.3,
         languages: frozenset[str] | None = None,
-        cache_size: int = 0,
     ) -> None:
         if encoder.dim != index.dim:
             raise ValueError(f"encoder dimension {encoder.dim} != index dimension {index.dim}")
@@ -237,31 +235,15 @@ class EncoderRetriever:
         self.index = index
         self.max_unknown = max_unknown
         self.languages = languages
-        # Recent query vectors by text.  A refinement ("cheaper", "another brand", "more")
-        # searches the same need again, and popular needs repeat across customers: neither
-        # should pay for the encoder twice.  None marks a text the encoder does not know.
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
-        self.hits = self.misses = 0
 
     async def query(self, text: str, lang: str) -> DenseQuery | None:
         text = text.strip()
         if not text or (self.languages is not None and lang not in self.languages):
             return None
-        if text in self._cache:
-            self.hits += 1
-            self._cache.move_to_end(text)
-            vector = self._cache[text]
-        else:
-            self.misses += 1
-            vector = None
-            if self.encoder.unknown_ratio(text) <= self.max_unknown:
-                vector = await self.encoder.encode_query(text)
-            if self.cache_size > 0:
-                self._cache[text] = vector
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        return None if vector is None else BoundQuery(self.index, vector)
+        if self.encoder.unknown_ratio(text) > self.max_unknown:
+            return None
+        vector = await self.encoder.encode_query(text)
+        return BoundQuery(self.index, vector)
 
 
 class QueryEncoder(Protocol):

