@@ -236,3 +236,36 @@ def test_the_tokenizer_is_never_used_by_two_threads_at_once() -> None:
         encoder.encode_queries(texts[start:start + 3])
     prober.join()
     assert overlaps[0] == 0
+
+
+def test_queries_run_through_a_trace_that_gives_the_models_vectors(tiny_dir: Path) -> None:
+    import torch
+
+    from core.encoder import _Traced
+
+    encoder = TransformerEncoder(str(tiny_dir), quantize=True)
+    assert isinstance(encoder.query_model, _Traced)  # the fast path is the one that runs
+    texts = ["red running shoes waterproof", "kettle", "cheap blue rice cooker earbuds"]
+    batch = encoder.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        eager = encoder._encode(encoder.model, texts, 64)  # float32 weights: the reference
+        traced = encoder.encode_queries(texts)
+    assert batch["attention_mask"].min() == 0  # padded: the trace handles masks, not just one length
+    assert np.all(np.sum(eager * traced, axis=1) > 0.99)  # int8 weights, same directions
+
+
+def test_a_model_the_tracer_cannot_follow_runs_untraced(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    from core.encoder import _traced
+
+    class Untraceable(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+            raise RuntimeError("data-dependent control flow")
+
+    model = Untraceable()
+    with caplog.at_level("WARNING", logger="core.encoder"):
+        assert _traced(model, lambda texts, **_: {"input_ids": torch.ones(1, 2, dtype=torch.long),
+                                                  "attention_mask": torch.ones(1, 2, dtype=torch.long)},
+                       torch) is model
+    assert "untraced" in caplog.text
