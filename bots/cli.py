@@ -86,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     links = commands.add_parser("telegram-links", help="print t.me deep links that open each catalog category")
     links.add_argument("--bot", required=True, help="the bot's username, without @")
 
+    from core import training_data
+
+    training_data.add_arguments(commands.add_parser("data", help="training sets: export the event stream, "
+                                                                 "import public relevance data"))
+
     commands.add_parser("settings", help="list every setting with its default")
 
     args = parser.parse_args(argv)
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return _discord_sync(args)
     if args.command == "agents":
         return console_auth.run(args)
+    if args.command == "data":
+        return training_data.run(args)
     try:
         environ = dict(os.environ)
         if args.catalog:
