@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     bench_dialogue.add_arguments(bench_commands.add_parser(
         "dialogue", help="simulated customers through the dialogue manager: turns/s, latency, Redis, CPU"))
 
+    from core import train as train_module
+
+    train = commands.add_parser("train", help="train models from a training set")
+    train_commands = train.add_subparsers(dest="train_command", required=True)
+    train_module.add_arguments(train_commands.add_parser(
+        "encoder", help="fine-tune the dense encoder (contrastive, hard negatives); writes a versioned model"))
+
     run = commands.add_parser("run", help="run a chat-platform adapter")
     run_commands = run.add_subparsers(dest="adapter", required=True)
     telegram = run_commands.add_parser("telegram", help="the Telegram bot (DAOGOU_TELEGRAM_TOKEN)")
@@ -106,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return bench_dialogue.run(args) if args.bench == "dialogue" else bench_module.run(args)
     if args.command == "eval":
         return _eval(args)
+    if args.command == "train":
+        return train_module.run(args)
     if args.command == "run":
         return _run(args)
     if args.command == "telegram-links":
