@@ -142,7 +142,7 @@ class EvalData:
 def load_data(corpus: Path, queries: Path, qrels: Path, *, limit: int | None = None) -> EvalData:
     """Read the three files; ``limit`` keeps the first judged queries.  Raises EvalError."""
     products = []
-    for lineno, row in _jsonl(corpus):
+    for lineno, row in jsonl_rows(corpus, EvalError):
         pid, title = str(row.get("id") or row.get("_id") or "").strip(), str(row.get("title") or "")
         text = str(row.get("text") or "")
         if not pid:
@@ -174,7 +174,7 @@ def load_data(corpus: Path, queries: Path, qrels: Path, *, limit: int | None = N
     except OSError as exc:
         raise EvalError(f"{qrels}: {exc.strerror or exc}") from None
     texts: dict[str, str] = {}
-    for lineno, row in _jsonl(queries):
+    for lineno, row in jsonl_rows(queries, EvalError):
         qid = str(row.get("qid") or row.get("_id") or row.get("id") or "").strip()
         if not qid:
             raise EvalError(f"{queries}:{lineno}: a row without a qid")
@@ -185,7 +185,9 @@ def load_data(corpus: Path, queries: Path, qrels: Path, *, limit: int | None = N
     return EvalData(tuple(products), texts, {qid: labels[qid] for qid in texts})
 
 
-def _jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+def jsonl_rows(path: Path, error: type[ValueError] = ValueError) -> Iterable[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSON-lines file; anything else
+    (unreadable file, a line that is not a JSON object) raises ``error`` naming the line."""
     try:
         with path.open(encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
@@ -194,12 +196,12 @@ def _jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise EvalError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
+                    raise error(f"{path}:{lineno}: not JSON ({exc.msg})") from None
                 if not isinstance(row, dict):
-                    raise EvalError(f"{path}:{lineno}: expected a JSON object")
+                    raise error(f"{path}:{lineno}: expected a JSON object")
                 yield lineno, row
     except OSError as exc:
-        raise EvalError(f"{path}: {exc.strerror or exc}") from None
+        raise error(f"{path}: {exc.strerror or exc}") from None
 
 
 # -- running ------------------------------------------------------------------------------

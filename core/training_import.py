@@ -23,10 +23,11 @@ import argparse
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.evaluate import jsonl_rows
 from core.settings import Settings
 from core.training_data import Candidate, DataError, TrainingSet, build, is_valid
 
@@ -34,7 +35,7 @@ from core.training_data import Candidate, DataError, TrainingSet, build, is_vali
 def corpus_texts(path: Path) -> dict[str, str]:
     """Product id -> ``title + " " + text`` of a BEIR ``corpus.jsonl``."""
     texts = {}
-    for lineno, row in _jsonl(path):
+    for lineno, row in jsonl_rows(path, DataError):
         pid = str(row.get("id") or row.get("_id") or "").strip()
         if not pid:
             raise DataError(f"{path}:{lineno}: a row without an id")
@@ -58,7 +59,7 @@ def catalog_texts(settings: Settings) -> dict[str, str]:
 def beir_candidates(queries: Path, qrels: Path, dropped: Counter[str]) -> list[Candidate]:
     """Labelled rows of a BEIR qrels file, graded as the module docstring says."""
     texts: dict[str, str] = {}
-    for lineno, row in _jsonl(queries):
+    for lineno, row in jsonl_rows(queries, DataError):
         qid = str(row.get("qid") or row.get("_id") or row.get("id") or "").strip()
         if not qid:
             raise DataError(f"{queries}:{lineno}: a row without a qid")
@@ -85,7 +86,7 @@ def pair_candidates(path: Path) -> list[Candidate]:
         raise DataError(f"{path}: {exc.strerror or exc}") from None
     raw: list[tuple[str, str, float]] = []
     if head == "{":
-        for lineno, row in _jsonl(path):
+        for lineno, row in jsonl_rows(path, DataError):
             try:
                 raw.append((str(row["query"]), str(row.get("product") or row.get("product_id") or ""),
                             float(row.get("grade", 1.0))))
@@ -146,7 +147,7 @@ def write_valid_qrels(queries: Path, qrels: Path, out: Path, *, seed: int, valid
     out/valid_queries.jsonl --qrels out/valid_qrels.tsv`` measures queries training never saw.
     Returns how many queries.  Not part of the data hash: derived, for evaluation only."""
     held: dict[str, dict[str, str]] = {}
-    for _, row in _jsonl(queries):
+    for _, row in jsonl_rows(queries, DataError):
         qid = str(row.get("qid") or row.get("_id") or row.get("id") or "").strip()
         text = str(row.get("text") or "")
         if qid and is_valid(text, seed=seed, valid_fraction=valid_fraction):
@@ -177,22 +178,5 @@ def _qrels(path: Path) -> Iterator[tuple[str, str, float]]:
                     yield fields[q_col].strip(), fields[d_col].strip(), float(fields[s_col])
                 except (IndexError, ValueError):
                     raise DataError(f"{path}:{lineno}: cannot read {fields}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: {exc.strerror or exc}") from None
-
-
-def _jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object")
-                yield lineno, row
     except OSError as exc:
         raise DataError(f"{path}: {exc.strerror or exc}") from None

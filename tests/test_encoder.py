@@ -17,16 +17,16 @@ TINY_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", "passage", 
               "running", "shoes", "rice", "cooker", "waterproof", "earbuds", "cheap", "kettle"]
 
 
-def make_tiny_bert(path: Path) -> Path:
-    """A 2-layer BERT with random weights and an 18-word vocabulary, saved like a hub model."""
+def make_tiny_bert(path: Path, words: Sequence[str] = TINY_WORDS) -> Path:
+    """A 2-layer BERT with random weights over ``words`` (18 by default), saved like a hub model."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizer
 
     path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(TINY_WORDS) + "\n", encoding="utf-8")
+    (path / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
     BertTokenizer(str(path / "vocab.txt")).save_pretrained(str(path))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(TINY_WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    config = BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=64)
     from transformers.utils import logging as hf_logging
 

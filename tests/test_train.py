@@ -16,6 +16,7 @@ import pytest
 
 from core.train import TrainSettings, evaluate_dense, load_training_set, mine_negatives, train_encoder
 from core.train_loop import contrastive_loss
+from tests.test_encoder import make_tiny_bert as make_encoder_bert
 
 COLOURS = {"red": "crimson", "blue": "navy", "green": "emerald", "black": "ebony", "white": "ivory"}
 ITEMS = ["shoes", "kettle", "cooker", "earbuds", "jacket", "lamp"]
@@ -23,20 +24,8 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *COLOURS, *COLOURS.values
 
 
 def make_tiny_bert(path: Path) -> Path:
-    """A 2-layer BERT with random weights over the toy vocabulary (as tests/test_encoder.py)."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
-    from transformers.utils import logging as hf_logging
-
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    BertTokenizer(str(path / "vocab.txt")).save_pretrained(str(path))
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    hf_logging.disable_progress_bar()
-    BertModel(config).save_pretrained(str(path))
-    return path
+    """A 2-layer BERT with random weights over the toy vocabulary."""
+    return make_encoder_bert(path, WORDS)
 
 
 def make_training_set(path: Path) -> Path:
