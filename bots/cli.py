@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     train_commands = train.add_subparsers(dest="train_command", required=True)
     train_module.add_arguments(train_commands.add_parser(
         "encoder", help="fine-tune the dense encoder (contrastive, hard negatives); writes a versioned model"))
+    from core import train_report
+
+    train_report.add_arguments(train_commands.add_parser(
+        "report", help="regenerate a model directory's report.md and charts from its training.json"))
 
     run = commands.add_parser("run", help="run a chat-platform adapter")
     run_commands = run.add_subparsers(dest="adapter", required=True)
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return _eval(args)
     if args.command == "train":
-        return train_module.run(args)
+        return train_report.run(args) if args.train_command == "report" else train_module.run(args)
     if args.command == "run":
         return _run(args)
     if args.command == "telegram-links":

@@ -128,6 +128,18 @@ def _traced(model: Any, tokenizer: Any, torch: Any) -> Any:
         return model
 
 
+def position_limit(model: Any, tokenizer: Any) -> int:
+    """The longest input, in tokens, that ``model`` and ``tokenizer`` both accept."""
+    limit = min(
+        int(getattr(model.config, "max_position_embeddings", 512) or 512),
+        int(getattr(tokenizer, "model_max_length", 512) or 512),
+    )
+    # RoBERTa-style models reserve two positions for the padding offset.
+    if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+        limit = min(limit, int(model.config.max_position_embeddings) - 2)
+    return limit
+
+
 class TransformerEncoder:
     """Sentence vectors from a local encoder directory: pooled (mean over the attention mask,
     or CLS), L2-normalized, float32.
@@ -183,13 +195,7 @@ class TransformerEncoder:
         self.model = model
         self.query_model = _traced(_quantized(model) if quantize else model, self.tokenizer, torch)
         self.dim: int = int(model.config.hidden_size)
-        limit = min(
-            int(getattr(model.config, "max_position_embeddings", 512) or 512),
-            int(getattr(self.tokenizer, "model_max_length", 512) or 512),
-        )
-        # RoBERTa-style models reserve two positions for the padding offset.
-        if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
-            limit = min(limit, int(model.config.max_position_embeddings) - 2)
+        limit = position_limit(model, self.tokenizer)
         self.query_max_length = min(query_max_length, limit)
         self.passage_max_length = min(passage_max_length, limit)
         self._unk = self.tokenizer.unk_token

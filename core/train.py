@@ -19,11 +19,15 @@ How a run goes:
    and decay; bf16 (or fp16 with a grad scaler) autocast and a batch of 128 on CUDA, fp32
    and 32 on the CPU.
 4. Measure dense nDCG@10 and Recall@100 on ``valid.jsonl`` for the base and the fine-tuned
-   encoder, each loaded as the recommender loads it (``TransformerEncoder``), ranking every
-   product by cosine similarity.  Gains are the grades (``core.evaluate.ndcg_at``); a product
+   encoder (and, on CUDA or with ``--eval-each-epoch``, after every epoch), ranking every
+   product by cosine similarity, with the model in memory on the training device, pooled
+   and truncated as ``TransformerEncoder`` does.  The saved directory is then loaded with
+   ``TransformerEncoder`` on the CPU and must give the same query vectors.  Gains are the grades (``core.evaluate.ndcg_at``); a product
    counts as relevant for recall at grade >= 0.75 (``evaluate``'s 2.5 on Home Depot's 1..3).
 5. Write ``MODELS_DIR/<name>-<YYYYmmdd-HHMMSS>-<run hash>/``: the model and tokenizer
-   (``save_pretrained``) and ``training.json`` (data hash, settings, losses, speed, metrics).
+   (``save_pretrained``), ``training.json`` (data hash, settings, every step's loss, speed,
+   metrics, each validation query before and after) and ``report.md`` with its images
+   (``core.train_report``).
 
 Checkpoints go to ``MODELS_DIR/checkpoints/<name>-<run hash>/``; the run hash covers the
 data hash and every setting that changes the result, so ``--resume`` only continues the
@@ -84,6 +88,8 @@ class TrainSettings:
     passage_prefix: str = ""
     name: str | None = None
     progress: bool = True
+    eval_each_epoch: bool | None = None  # None: on CUDA only (a pass over every product)
+    keep_best: bool = True  # with epoch validation: end on the best epoch's weights
 
 
 @dataclass(frozen=True)
@@ -202,11 +208,13 @@ def evaluate_dense(encoder: Any, data: TrainingSet, product_vectors: np.ndarray 
     qids = sorted(queries)
     ndcgs: list[float] = []
     recalls: list[float] = []
+    per_query: dict[str, float | None] = {}
     if qids:
         vectors = _encode_queries(encoder, [queries[q] for q in qids])
         for qid, vector in zip(qids, vectors):
             ranking = [data.product_ids[j] for j in _top(product_vectors @ vector, 100)]
             ndcg = ndcg_at(ranking, gains[qid], 10)
+            per_query[qid] = None if ndcg is None else round(ndcg, 4)
             if ndcg is not None:
                 ndcgs.append(ndcg)
             recall = recall_at(ranking, {p for p, g in gains[qid].items() if g >= RELEVANT_GRADE}, 100)
@@ -217,7 +225,63 @@ def evaluate_dense(encoder: Any, data: TrainingSet, product_vectors: np.ndarray 
         "ndcg@10": round(float(np.mean(ndcgs)), 4) if ndcgs else None,
         "recall@100": round(float(np.mean(recalls)), 4) if recalls else None,
         "recall_queries": len(recalls),
+        "per_query": per_query,
     }
+
+
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if k != "per_query"}
+
+
+def valid_queries(data: TrainingSet) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for row in data.valid:
+        found.setdefault(str(row["qid"]), str(row["query"]))
+    return found
+
+
+class _LiveEncoder:
+    """The model being trained, as an encoder for mining and validation: on the training
+    device, in eval mode, pooled and truncated as ``TransformerEncoder`` does (so a GPU run
+    measures on the GPU instead of encoding every product on the CPU)."""
+
+    def __init__(self, model: Any, tokenizer: Any, device: str, pooling: str, settings: TrainSettings,
+                 query_max_length: int, passage_max_length: int) -> None:
+        self.model, self.tokenizer, self.device, self.pooling = model, tokenizer, device, pooling
+        self.query_prefix, self.passage_prefix = settings.query_prefix, settings.passage_prefix
+        self.query_max_length, self.passage_max_length = query_max_length, passage_max_length
+        self.dim = int(model.config.hidden_size)
+        self.batch_size = 512 if device.startswith("cuda") else 64
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts], self.query_max_length)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            out[chunk] = self._encode([self.passage_prefix + texts[i] for i in chunk], self.passage_max_length)
+        return out
+
+    def _encode(self, texts: list[str], max_length: int) -> np.ndarray:
+        import torch
+
+        from core.train_loop import pool
+
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                batch = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                                       return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                hidden = self.model(**batch).last_hidden_state
+                return pool(hidden, batch["attention_mask"], self.pooling).cpu().numpy().astype(np.float32)
+        finally:
+            self.model.train(was_training)
 
 
 def _encode_queries(encoder: Any, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
@@ -241,7 +305,7 @@ def _run_hash(settings: TrainSettings, base: Path, data_hash: str, batch_size: i
     (not ``max_steps``, ``resume``, ``device`` or ``out``)."""
     keep = {k: v for k, v in asdict(settings).items()
             if k not in ("data", "out", "base", "resume", "max_steps", "device", "progress", "name",
-                         "batch_size")}
+                         "batch_size", "eval_each_epoch")}
     keep.update(data=data_hash, base=str(base.resolve()), batch_size=batch_size)
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
@@ -253,7 +317,7 @@ def train_encoder(settings: TrainSettings) -> Path:
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from core.encoder import TransformerEncoder, _pooling_of, default_encoder_dir
+    from core.encoder import _pooling_of, default_encoder_dir, position_limit
 
     base = settings.base or default_encoder_dir()
     device = _device(settings.device)
@@ -267,26 +331,31 @@ def train_encoder(settings: TrainSettings) -> Path:
     seed_everything(settings.seed)
     number = {pid: i for i, pid in enumerate(data.product_ids)}
 
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    hf_logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(base), local_files_only=True).to(device)
+    # The lengths TransformerEncoder clamps to the model's positions: train on what it serves.
+    limit = position_limit(model, tokenizer)
+    query_max_length = min(settings.query_max_length, limit)
+    passage_max_length = min(settings.passage_max_length, limit)
+    live = _LiveEncoder(model, tokenizer, device, _pooling_of(base), settings, query_max_length,
+                        passage_max_length)
+
     started = time.perf_counter()
     log.info("mining hard negatives: %d products, %d train examples, base %s",
              len(data.product_ids), len(data.train), base)
-    base_encoder = TransformerEncoder(
-        base, query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix,
-        query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length)
-    product_vectors = base_encoder.encode_passages(list(data.texts))
+    product_vectors = live.encode_passages(list(data.texts))
     query_vectors = None
     if settings.hard_negatives:
         texts = sorted({str(r["query"]) for r in data.train})
-        unique = _encode_queries(base_encoder, texts)
+        unique = _encode_queries(live, texts)
         row_of = {text: i for i, text in enumerate(texts)}
         query_vectors = unique[[row_of[str(r["query"])] for r in data.train]]
     mined = mine_negatives(data, query_vectors, product_vectors, depth=settings.mine_depth)
-    base_metrics = evaluate_dense(base_encoder, data, product_vectors)
+    base_metrics = evaluate_dense(live, data, product_vectors)
     mining_seconds = time.perf_counter() - started
-    log.info("mined in %.1f s; base on valid: %s", mining_seconds, base_metrics)
-    # The lengths TransformerEncoder clamps to the model's positions: train on what it serves.
-    query_max_length, passage_max_length = base_encoder.query_max_length, base_encoder.passage_max_length
-    del base_encoder
+    log.info("mined in %.1f s; base on valid: %s", mining_seconds, _summary(base_metrics))
+    del product_vectors, query_vectors
 
     examples = []
     for row, lists in zip(data.train, mined):
@@ -297,9 +366,22 @@ def train_encoder(settings: TrainSettings) -> Path:
             grade=float(row.get("grade", 1.0)),
             negatives=tuple(number[p] for p in _interleave(lists, settings.hard_negatives))))
 
-    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    hf_logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(str(base), local_files_only=True)
+    each_epoch = settings.eval_each_epoch if settings.eval_each_epoch is not None else device.startswith("cuda")
+
+    checkpoint_dir = settings.out / "checkpoints" / f"{name}-{run_hash}"
+    best_path = checkpoint_dir / "best-model.pt"
+    if not settings.resume:
+        best_path.unlink(missing_ok=True)
+    validations: list[dict[str, Any]] = []  # the loop's, resumed epochs included
+
+    def validate(epoch: int) -> dict[str, Any]:
+        found = _summary(evaluate_dense(live, data))
+        log.info("epoch %d on valid: %s", epoch, found)
+        earlier = [v["ndcg@10"] for v in validations if v.get("ndcg@10") is not None]
+        if settings.keep_best and found["ndcg@10"] is not None and all(found["ndcg@10"] > e for e in earlier):
+            torch.save(model.state_dict(), best_path)  # on disk, so a resumed run still has it
+        return {"ndcg@10": found["ndcg@10"], "recall@100": found["recall@100"]}
+
     loop = LoopSettings(
         epochs=settings.epochs, batch_size=batch_size, lr=settings.lr, seed=settings.seed,
         temperature=settings.temperature, warmup=settings.warmup, checkpoint_every=settings.checkpoint_every,
@@ -307,24 +389,28 @@ def train_encoder(settings: TrainSettings) -> Path:
         query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix, pooling=_pooling_of(base))
     result = train_loop(
         model, tokenizer, examples, data.texts, loop, device=device,
-        checkpoint_dir=settings.out / "checkpoints" / f"{name}-{run_hash}", resume=settings.resume,
-        progress=settings.progress)
+        checkpoint_dir=checkpoint_dir, resume=settings.resume,
+        progress=settings.progress, on_epoch=validate if each_epoch else None, validations=validations)
+    kept_epoch = _keep_best(model, result.epoch_validation, best_path, device) if settings.keep_best else None
+    tuned_metrics = evaluate_dense(live, data)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     target = settings.out / f"{name}-{stamp}-{run_hash}"
-    target.mkdir(parents=True, exist_ok=False)
-    model.to("cpu").save_pretrained(str(target))
+    for n in range(2, 100):  # the same run finishing twice in one second
+        try:
+            target.mkdir(parents=True, exist_ok=False)
+            break
+        except FileExistsError:
+            target = settings.out / f"{name}-{stamp}-{run_hash}-{n}"
+    model.save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
     pooling_config = base / "1_Pooling"
     if pooling_config.is_dir():  # keep the pooling that TransformerEncoder reads from there
         (target / "1_Pooling").mkdir(exist_ok=True)
         for f in pooling_config.iterdir():
             (target / "1_Pooling" / f.name).write_bytes(f.read_bytes())
-    tuned = TransformerEncoder(
-        target, query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix,
-        query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length)
-    tuned_metrics = evaluate_dense(tuned, data)
-    log.info("saved %s; fine-tuned on valid: %s", target, tuned_metrics)
+    _check_saved(target, live, settings, valid_queries(data))
+    log.info("saved %s; fine-tuned on valid: %s", target, _summary(tuned_metrics))
     steps_per_epoch = -(-len(examples) // batch_size)
     record = {
         "name": target.name, "data": str(settings.data), "data_hash": data.data_hash, "base_model": str(base),
@@ -335,14 +421,55 @@ def train_encoder(settings: TrainSettings) -> Path:
         "steps": result.step, "steps_per_epoch": steps_per_epoch, "resumed_from": result.resumed_from,
         "epochs": result.epochs,
         "train_loss": [e["train_loss"] for e in result.epochs],
-        "first_losses": result.first_losses, "last_losses": result.last_losses,
+        "first_losses": result.first_losses, "last_losses": result.last_losses, "losses": result.losses,
+        "epoch_validation": result.epoch_validation, "kept_epoch": kept_epoch,
         "examples_per_s": _rate(result.epochs),
         "seconds_per_epoch": _seconds_per_epoch(result.epochs, steps_per_epoch),
         "mining_and_base_eval_seconds": round(mining_seconds, 2),
-        "validation": {"base": base_metrics, "fine_tuned": tuned_metrics},
+        "validation": {"base": _summary(base_metrics), "fine_tuned": _summary(tuned_metrics)},
+        "queries": valid_queries(data),
+        "per_query": {"base": base_metrics["per_query"], "fine_tuned": tuned_metrics["per_query"]},
     }
     (target / "training.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from core.train_report import write_report
+
+    log.info("report: %s", write_report(target))
     return target
+
+
+def _keep_best(model: Any, validation: list[dict[str, Any]], best_path: Path, device: str) -> int | None:
+    """Load the weights of the epoch with the best validation nDCG@10 when a later epoch was
+    worse (fine-tuning on a few thousand queries overfits within epochs); returns the epoch
+    the model ends on, or None without epoch validation."""
+    import torch
+
+    scored = [v for v in validation if v.get("ndcg@10") is not None]
+    if not scored:
+        return None
+    best = max(scored, key=lambda v: (v["ndcg@10"], -v["epoch"]))
+    last = validation[-1]["epoch"]
+    if best["epoch"] != last and best_path.exists():
+        model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+        log.info("keeping epoch %d (nDCG@10 %.4f) over the last, epoch %d (%.4f)", best["epoch"],
+                 best["ndcg@10"], last, validation[-1]["ndcg@10"])
+        return int(best["epoch"])
+    return int(last)
+
+
+def _check_saved(target: Path, live: _LiveEncoder, settings: TrainSettings, queries: dict[str, str]) -> None:
+    """Load the saved directory as the recommender will (``TransformerEncoder``, on the CPU)
+    and check it gives the trained model's vectors: a bad save must fail here, not in
+    service."""
+    from core.encoder import TransformerEncoder
+
+    sample = sorted(queries.values())[:32] or ["a sample query"]
+    served = TransformerEncoder(
+        target, query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix,
+        query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length)
+    agreement = float(np.min(np.sum(served.encode_queries(sample) * live.encode_queries(sample), axis=1)))
+    if agreement < 0.99:
+        raise RuntimeError(f"{target}: the saved model's vectors differ from the trained one's "
+                           f"(cosine {agreement:.4f})")
 
 
 def _rate(epochs: list[dict[str, Any]]) -> float | None:
@@ -376,6 +503,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passage-prefix", default="", help='e.g. "passage: " for e5 models')
     parser.add_argument("--name", help="model name in the output folder (default: the base directory's name)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--eval-each-epoch", action=argparse.BooleanOptionalAction, default=None,
+                        help="dense nDCG on the validation set after each epoch (default: on CUDA only)")
+    parser.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=True,
+                        help="with --eval-each-epoch, end on the best epoch's weights (default: on)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -384,7 +515,8 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, hard_negatives=args.hard_negatives, seed=args.seed, resume=args.resume,
         max_steps=args.max_steps, device=args.device, temperature=args.temperature,
         checkpoint_every=args.checkpoint_every, query_prefix=args.query_prefix,
-        passage_prefix=args.passage_prefix, name=args.name, progress=not args.no_progress)
+        passage_prefix=args.passage_prefix, name=args.name, progress=not args.no_progress,
+        eval_each_epoch=args.eval_each_epoch, keep_best=args.keep_best)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         target = train_encoder(settings)

@@ -60,9 +60,17 @@ class LoopResult:
 
     step: int = 0
     epochs: list[dict[str, Any]] = field(default_factory=list)
-    first_losses: list[float] = field(default_factory=list)
-    last_losses: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)  # every step's, for the report's curve
+    epoch_validation: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: int | None = None
+
+    @property
+    def first_losses(self) -> list[float]:
+        return self.losses[:10]
+
+    @property
+    def last_losses(self) -> list[float]:
+        return self.losses[-10:]
 
 
 def seed_everything(seed: int) -> None:
@@ -149,13 +157,18 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int], dict[str, Any] | None] | None = None,
+    validations: list[dict[str, Any]] | None = None,
 ) -> LoopResult:
     """Fine-tune ``model`` in place on ``examples``; ``passages`` are the product texts by
     product number.  Checkpoints every ``checkpoint_every`` steps, at each epoch end and where
     ``max_steps`` stops the run, into ``checkpoint_dir``; with ``resume`` it starts from the
     newest one there.  The learning-rate schedule (linear warm-up, then linear decay) spans
     all epochs whatever ``max_steps`` is, so a run cut short and resumed follows the same
-    schedule as an uninterrupted one."""
+    schedule as an uninterrupted one.  ``on_epoch(epoch)`` runs after each complete epoch
+    (a validation pass, say); what it returns is kept in ``epoch_validation`` and in the
+    checkpoint; ``validations``, when given, is the list it is kept in (so ``on_epoch`` sees
+    the earlier epochs', resumed ones included)."""
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -171,6 +184,8 @@ def train(
     amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
     result = LoopResult()
+    if validations is not None:
+        result.epoch_validation = validations
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
 
     step = 0
@@ -185,7 +200,8 @@ def train(
             _set_rng_state(state["rng"])
             step = int(state["step"])
             result.epochs = list(state["epochs"])
-            result.first_losses = list(state["first_losses"])
+            result.losses = list(state["losses"])
+            result.epoch_validation[:] = state.get("epoch_validation", [])
             result.resumed_from = step
             log.info("resuming from %s (step %d)", found[-1], step)
         else:
@@ -201,7 +217,8 @@ def train(
         torch.save({
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
-            "step": step, "epochs": result.epochs, "first_losses": result.first_losses,
+            "step": step, "epochs": result.epochs, "losses": result.losses,
+            "epoch_validation": result.epoch_validation,
         }, path)
         for old in checkpoints(checkpoint_dir)[:-KEEP_CHECKPOINTS]:
             old.unlink()
@@ -254,9 +271,7 @@ def train(
             value = float(loss.detach())
             loss_sum += value
             seen += len(batch)
-            if len(result.first_losses) < 10:
-                result.first_losses.append(value)
-            result.last_losses = (result.last_losses + [value])[-10:]
+            result.losses.append(value)
             elapsed = time.perf_counter() - started
             bar.set_postfix(loss=f"{value:.4f}", ex_s=f"{seen / max(elapsed, 1e-9):.1f}")
             bar.update(1)
@@ -274,6 +289,12 @@ def train(
                 "examples_per_s": round(seen / max(elapsed, 1e-9), 2),
                 "complete": last == steps_per_epoch,
             })
+        if on_epoch is not None and last == steps_per_epoch:
+            model.eval()
+            found = on_epoch(epoch + 1)
+            model.train()
+            if found is not None:
+                result.epoch_validation.append({"epoch": epoch + 1, **found})
         save()
     result.step = step
     model.eval()

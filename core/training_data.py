@@ -7,7 +7,8 @@ writes a training-set directory; ``daogou train encoder`` reads it.
 
 The directory:
 
-    products.jsonl   {"id", "text"} for every product an example names, by id
+    products.jsonl   {"id", "text"} for every product of the catalog (or corpus), by id: the
+                     whole set a model must rank, so mining and validation rank it all
     train.jsonl      one example a line: {"qid", "query", "positive", "grade", "negatives"}
     valid.jsonl      the same, for queries held out for validation
     manifest.json    source, created, counts, dropped rows by reason, split rule and seed,
@@ -159,7 +160,8 @@ def build(candidates: Iterable[Candidate], texts: Mapping[str, str], out: Path, 
         splits[side].append(example)
     referenced = sorted({e["positive"] for e in examples} | {n for e in examples for n in e["negatives"]})
     out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out / "products.jsonl", ({"id": pid, "text": texts[pid]} for pid in referenced))
+    _write_jsonl(out / "products.jsonl", ({"id": pid, "text": texts[pid]} for pid in sorted(texts)
+                                          if texts[pid].strip()))
     for side, rows in splits.items():
         _write_jsonl(out / f"{side}.jsonl", rows)
     digests = {name: _sha256(out / name) for name in FILES}
@@ -168,7 +170,8 @@ def build(candidates: Iterable[Candidate], texts: Mapping[str, str], out: Path, 
         "source": dict(source),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": {
-            "products": len(referenced),
+            "products": sum(1 for text in texts.values() if text.strip()),
+            "labelled_products": len(referenced),
             **{side: len(rows) for side, rows in splits.items()},
             "queries": {side: len({e["qid"] for e in rows}) for side, rows in splits.items()},
             # Query–negative pairs: each example of a query repeats its query's list.

@@ -60,7 +60,7 @@ def settings(dirs: tuple[Path, Path], out: Path, **extra: Any) -> TrainSettings:
     base, data = dirs
     values: dict[str, Any] = {"data": data, "out": out, "base": base, "epochs": 6, "batch_size": 8, "lr": 3e-3,
                               "hard_negatives": 2, "seed": 0, "device": "cpu", "checkpoint_every": 4,
-                              "progress": False}
+                              "progress": False, "eval_each_epoch": True}
     values.update(extra)
     return TrainSettings(**values)
 
@@ -85,6 +85,16 @@ def test_training_lowers_the_loss_and_raises_valid_ndcg(trained: Path) -> None:
     assert base["queries"] == tuned["queries"] == 5
     assert tuned["ndcg@10"] > base["ndcg@10"] + 0.1
     assert tuned["recall@100"] == 1.0  # 30 products: every one is in the top 100
+    # What the report draws: every step's loss, validation after each epoch, each query.
+    assert len(record["losses"]) == record["steps"] == sum(e["steps"] for e in record["epochs"])
+    assert [v["epoch"] for v in record["epoch_validation"]] == [1, 2, 3, 4, 5, 6]
+    # It ends on the best epoch's weights (the last one, or an earlier one if later ones overfit).
+    best = max(record["epoch_validation"], key=lambda v: (v["ndcg@10"], -v["epoch"]))
+    assert record["kept_epoch"] == best["epoch"] and tuned["ndcg@10"] == best["ndcg@10"]
+    assert set(record["per_query"]["base"]) == set(record["per_query"]["fine_tuned"]) == set(record["queries"])
+    per_query = [v for v in record["per_query"]["fine_tuned"].values() if v is not None]
+    assert np.mean(per_query) == pytest.approx(tuned["ndcg@10"], abs=1e-3)
+    assert "## Validation" in (trained / "report.md").read_text() and (trained / "loss.png").stat().st_size > 0
 
 
 def test_output_loads_as_the_recommender_encoder_and_records_the_run(trained: Path, dirs: tuple[Path, Path]
@@ -199,3 +209,25 @@ def test_cli_trains_and_prints_the_model(dirs: tuple[Path, Path], tmp_path: Path
     assert (Path(printed["model"]) / "training.json").exists()
     assert main(["train", "encoder", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path),
                  "--base", str(base), "--no-progress"]) == 2
+
+
+def test_keep_best_restores_an_earlier_better_epoch(tmp_path: Path) -> None:
+    import torch
+
+    from core.train import _keep_best
+
+    model = torch.nn.Linear(3, 2)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.save(model.state_dict(), tmp_path / "best.pt")
+    with torch.no_grad():
+        model.weight.add_(1.0)  # a later, worse epoch
+    later = model.weight.clone()
+    assert _keep_best(model, [{"epoch": 1, "ndcg@10": 0.5}, {"epoch": 2, "ndcg@10": 0.4}],
+                      tmp_path / "best.pt", "cpu") == 1
+    assert torch.equal(model.weight, saved["weight"])
+    with torch.no_grad():
+        model.weight.copy_(later)
+    assert _keep_best(model, [{"epoch": 1, "ndcg@10": 0.4}, {"epoch": 2, "ndcg@10": 0.5}],
+                      tmp_path / "best.pt", "cpu") == 2
+    assert torch.equal(model.weight, later)  # the last epoch was the best: nothing loaded
+    assert _keep_best(model, [], tmp_path / "best.pt", "cpu") is None

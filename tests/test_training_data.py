@@ -66,7 +66,8 @@ async def test_export_from_scripted_conversations(app: App, settings: Settings, 
     assert manifest["dropped"]["label_conflict"] == 1
     # Alice's like repeats the positive of her details click and its two skip negatives.
     assert manifest["dropped"]["duplicate"] == 3
-    assert manifest["counts"] | {"queries": None} == {"products": 5, "train": 3, "valid": 0, "queries": None,
+    assert manifest["counts"] | {"queries": None} == {"products": len(demo_catalog), "labelled_products": 5,
+                                                      "train": 3, "valid": 0, "queries": None,
                                                       "negatives": {"train": 2, "valid": 0}}
     assert manifest["source"]["events"]["liked"] == 3
     for name in FILES:
@@ -77,7 +78,8 @@ async def test_export_from_scripted_conversations(app: App, settings: Settings, 
     products = {row["id"]: row["text"] for row in load_examples(tmp_path / "set" / "products.jsonl")}
     from core.vectors import passage_text
 
-    assert products == {pid: passage_text(demo_catalog.get(pid)) for pid in {*speakers[:4], cookers[0]}}
+    # The whole catalog: what a model must rank, so mining and validation rank all of it.
+    assert products == {p.id: passage_text(p) for p in demo_catalog.products}
     stream_users = {e.user for e in events}
     for name in (*FILES, "manifest.json"):
         text = (tmp_path / "set" / name).read_text(encoding="utf-8")
