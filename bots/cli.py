@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     train_report.add_arguments(train_commands.add_parser(
         "report", help="regenerate a model directory's report.md and charts from its training.json"))
 
+    from core import model_commands
+
+    model_commands.add_arguments(commands.add_parser(
+        "model", help="ship a trained encoder: status, promote (gated by evaluation), rollback, A/B test"))
+
     run = commands.add_parser("run", help="run a chat-platform adapter")
     run_commands = run.add_subparsers(dest="adapter", required=True)
     telegram = run_commands.add_parser("telegram", help="the Telegram bot (DAOGOU_TELEGRAM_TOKEN)")
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         return _eval(args)
     if args.command == "train":
         return train_report.run(args) if args.train_command == "report" else train_module.run(args)
+    if args.command == "model":
+        return model_commands.run(args)
     if args.command == "run":
         return _run(args)
     if args.command == "telegram-links":
@@ -176,7 +183,11 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"daogou: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    return evaluate.run(args, build=lambda catalog, mode: build_ranker(settings, catalog, mode))
+    if args.candidate is not None:
+        from core.model_compare import run_eval
+
+        return run_eval(args, settings)
+    return evaluate.run(args, build=lambda catalog, mode: build_ranker(settings, catalog, mode, hot_reload=False))
 
 
 _TOKENS = {

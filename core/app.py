@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -18,6 +18,9 @@ from core.settings import Settings
 from core.store import SessionStore
 from core.tickets import TicketStore
 from core.writers import Writer, build_writer
+
+if TYPE_CHECKING:
+    from core.lexical import LexicalRecommender
 
 log = logging.getLogger(__name__)
 
@@ -66,29 +69,40 @@ def build_recommender(settings: Settings, catalog: Catalog | None = None) -> Rec
     return build_ranker(settings, catalog, settings.recommender)
 
 
-def build_ranker(settings: Settings, catalog: Catalog, mode: str) -> Recommender:
+def build_ranker(settings: Settings, catalog: Catalog, mode: str, *, encoder: Path | None = None,
+                 hot_reload: bool = True) -> Recommender:
     """The in-process ranker: "lexical" (BM25), "hybrid" (dense + BM25) or "dense" (the
-    dense side alone, for evaluation)."""
+    dense side alone, for evaluation).
+
+    The dense modes rank with the model the registry in DAOGOU_MODELS_DIR names (the
+    configured DAOGOU_ENCODER while there is none) through a ``core.model_router.ModelRouter``,
+    which swaps in newly promoted models every DAOGOU_MODEL_POLL_S seconds once started
+    (``hot_reload=False``: never) and runs A/B tests.  ``encoder`` names a model directory to
+    rank with instead, registry or not (``daogou eval --candidate``)."""
     from core.lexical import LexicalRecommender
 
     if mode == "lexical":
         return LexicalRecommender(catalog)
-    from core.dense_setup import build_retriever
+    from core.dense_setup import retriever_for
 
-    retriever = build_retriever(
-        catalog,
-        encoder=settings.encoder,
-        query_prefix=settings.query_prefix,
-        passage_prefix=settings.passage_prefix,
-        threads=settings.encoder_threads,
-        int8=settings.encoder_int8,
-        query_cache=settings.query_cache,
-        cache_dir=Path(settings.vector_cache).expanduser() if settings.vector_cache
-        else Path.home() / ".cache" / "daogou" / "vectors",
-    )
+    base = lexical_base(settings, catalog, mode)
+    if encoder is not None:
+        return base.with_dense(retriever_for(settings, catalog, encoder))
+    from core.model_router import ModelRouter
+    from core.models import ModelRegistry
+
+    return ModelRouter(base, lambda model_dir: retriever_for(settings, catalog, model_dir),
+                       ModelRegistry(settings.models_dir), poll_s=settings.model_poll_s if hot_reload else 0.0)
+
+
+def lexical_base(settings: Settings, catalog: Catalog, mode: str) -> LexicalRecommender:
+    """The BM25 side of a dense ``mode`` with that mode's fusion settings, not yet given a
+    dense retriever (``with_dense`` gives it one)."""
+    from core.lexical import LexicalRecommender
+
     if mode == "dense":
-        return LexicalRecommender(catalog, dense=retriever, dense_weight=1.0, dense_min_similarity=-1.0)
-    return LexicalRecommender(catalog, dense=retriever, dense_weight=settings.dense_weight)
+        return LexicalRecommender(catalog, dense_weight=1.0, dense_min_similarity=-1.0)
+    return LexicalRecommender(catalog, dense_weight=settings.dense_weight)
 
 
 def build_app(

@@ -1,16 +1,20 @@
 """Build the dense side of the hybrid recommender from settings: encoder, cached catalog
-vectors, index, retriever.  Called once per process by ``core.app.build_recommender``."""
+vectors, index, retriever.  Called by ``core.app.build_ranker`` (through ``core.model_router``,
+once per model a process serves) and by ``core.model_compare``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.catalog import Catalog
 from core.dense import DenseIndex, EncoderRetriever
 from core.encoder import AsyncEncoder
 from core.vectors import bilingual_passage_text, load_or_encode, passage_text
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 def build_retriever(
@@ -46,3 +50,34 @@ def build_retriever(
     text_of = bilingual_passage_text if multilingual else passage_text
     loaded = load_or_encode(catalog.products, model, cache_dir, text_of=text_of)
     return EncoderRetriever(AsyncEncoder(model, cache_size=query_cache), DenseIndex(loaded.vectors))
+
+
+def vector_cache_dir(settings: Settings) -> Path:
+    """DAOGOU_VECTOR_CACHE, or ~/.cache/daogou/vectors."""
+    return (Path(settings.vector_cache).expanduser() if settings.vector_cache
+            else Path.home() / ".cache" / "daogou" / "vectors")
+
+
+def retriever_for(settings: Settings, catalog: Catalog, model_dir: Path | None = None, *,
+                  cache_dir: Path | None = None) -> EncoderRetriever:
+    """The dense side with the settings' encoder options: ``model_dir`` None is DAOGOU_ENCODER
+    (the bundled MiniLM when empty); a directory that ``daogou train encoder`` wrote brings its
+    own query and passage prefixes (``training.json``), which win over the settings'."""
+    query_prefix, passage_prefix = settings.query_prefix, settings.passage_prefix
+    if model_dir is not None:
+        from core.models import training_record
+
+        trained = training_record(model_dir).get("settings")
+        if isinstance(trained, dict):
+            query_prefix = str(trained.get("query_prefix", query_prefix) or "")
+            passage_prefix = str(trained.get("passage_prefix", passage_prefix) or "")
+    return build_retriever(
+        catalog,
+        encoder=str(model_dir) if model_dir is not None else settings.encoder,
+        query_prefix=query_prefix,
+        passage_prefix=passage_prefix,
+        threads=settings.encoder_threads,
+        int8=settings.encoder_int8,
+        query_cache=settings.query_cache,
+        cache_dir=cache_dir or vector_cache_dir(settings),
+    )

@@ -22,8 +22,10 @@ Metrics, averaged over queries:
 - Latency: p50 and p99 of the awaited ``search`` calls, in milliseconds, after one
   untimed warm-up search.
 
-``bots/cli.py`` mounts :func:`add_arguments` and :func:`run` as ``daogou eval`` and
-passes ``build`` for the modes that need the dense side.
+Instead of the three files, ``--data DIR`` evaluates on a training set's validation queries
+(``core.model_compare.training_set_data``).  ``bots/cli.py`` mounts :func:`add_arguments` and
+:func:`run` as ``daogou eval`` and passes ``build`` for the modes that need the dense side;
+with ``--candidate`` it runs ``core.model_compare.run_eval`` instead (two models side by side).
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from core.catalog import Catalog, Product
 from core.recommender import Recommender, SearchRequest
 
 __all__ = [
-    "MODES", "BuildRecommender", "EvalData", "EvalReport", "add_arguments", "evaluate",
-    "load_data", "mrr_at", "ndcg_at", "recall_at", "run",
+    "MODES", "BuildRecommender", "EvalData", "EvalReport", "add_arguments", "add_data_arguments",
+    "data_from_args", "evaluate", "load_data", "mrr_at", "ndcg_at", "recall_at", "run",
 ]
 
 MODES = ("lexical", "hybrid", "dense")
@@ -294,11 +296,23 @@ def default_build(catalog: Catalog, mode: str) -> Recommender:
 def add_arguments(parser: argparse.ArgumentParser, *, default_mode: str = "lexical") -> None:
     """Options of ``daogou eval``; bots/cli.py mounts them on its subcommand with the mode
     that ships as the default."""
-    parser.add_argument("--corpus", type=Path, required=True, help="corpus.jsonl (id, title, text)")
-    parser.add_argument("--queries", type=Path, required=True, help="queries.jsonl (qid, text)")
-    parser.add_argument("--qrels", type=Path, required=True,
-                        help="qrels.tsv with a header row: query-id, corpus-id, score")
+    add_data_arguments(parser, default_mode=default_mode)
+    parser.add_argument("--candidate", type=Path, metavar="MODEL_DIR",
+                        help="compare this encoder directory with the serving model (DAOGOU_MODELS_DIR's "
+                        "registry, else DAOGOU_ENCODER) side by side; without data options, on the validation "
+                        "set its training.json names")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *,
+                       default_mode: str = "lexical") -> None:
+    """The data and mode options, shared with ``daogou model promote``."""
+    parser.add_argument("--corpus", type=Path, help="corpus.jsonl (id, title, text)")
+    parser.add_argument("--queries", type=Path, help="queries.jsonl (qid, text)")
+    parser.add_argument("--qrels", type=Path, help="qrels.tsv with a header row: query-id, corpus-id, score")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="instead of the three files: a training set directory (daogou data export/import); "
+                        "its valid.jsonl queries over its products.jsonl, graded by the examples' grades")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N judged queries")
     parser.add_argument("--relevant-threshold", type=float, metavar="S",
                         help=f"a label counts relevant for recall and MRR from this score on "
@@ -319,9 +333,7 @@ def run(args: argparse.Namespace, *, build: BuildRecommender | None = None,
     out = out or sys.stdout
     try:
         start = time.perf_counter()
-        data = load_data(args.corpus, args.queries, args.qrels, limit=args.limit)
-        if not data.queries:
-            raise EvalError(f"{args.queries}: no query has a judgement in {args.qrels}")
+        data = data_from_args(args)
         catalog = Catalog(data.products)
         loaded = time.perf_counter() - start
         start = time.perf_counter()
@@ -338,6 +350,31 @@ def run(args: argparse.Namespace, *, build: BuildRecommender | None = None,
     else:
         print(_table(report), file=out, flush=True)
     return 0
+
+
+def data_from_args(args: argparse.Namespace, default_data: Path | None = None) -> EvalData:
+    """The evaluation data the options name: the three BEIR files, or ``--data`` (a training
+    set directory), or else ``default_data``.  Raises EvalError, also when no query is judged."""
+    files = (args.corpus, args.queries, args.qrels)
+    folder = getattr(args, "data", None)
+    if any(f is not None for f in files):
+        if any(f is None for f in files):
+            raise EvalError("give all three of --corpus, --queries and --qrels")
+        if folder is not None:
+            raise EvalError("give either --data or --corpus/--queries/--qrels, not both")
+        data = load_data(args.corpus, args.queries, args.qrels, limit=args.limit)
+        if not data.queries:
+            raise EvalError(f"{args.queries}: no query has a judgement in {args.qrels}")
+        return data
+    folder = folder or default_data
+    if folder is None:
+        raise EvalError("give --corpus, --queries and --qrels (BEIR files), or --data (a training set directory)")
+    from core.model_compare import training_set_data
+
+    data = training_set_data(Path(folder), limit=args.limit)
+    if not data.queries:
+        raise EvalError(f"{folder}: valid.jsonl has no example to evaluate")
+    return data
 
 
 async def _started(recommender: Recommender, data: EvalData, threshold: float | None) -> EvalReport:

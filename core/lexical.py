@@ -13,6 +13,7 @@ turn that needs products; ``daogou eval`` calls it with ``diverse=False``.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 from collections import Counter
@@ -218,6 +219,18 @@ class LexicalRecommender:
     @property
     def index(self) -> BM25Index:
         return self._index
+
+    @property
+    def dense(self) -> DenseRetriever | None:
+        return self._dense
+
+    def with_dense(self, dense: DenseRetriever | None) -> LexicalRecommender:
+        """A recommender with ``dense`` as its dense side that shares everything else with
+        this one (BM25 index, arrays, fusion settings): no rebuild.  ``core.model_router``
+        swaps encoders this way; both copies stay safe to search concurrently."""
+        clone = copy.copy(self)
+        clone._dense = dense
+        return clone
 
     async def search(self, request: SearchRequest) -> list[Hit]:
         """Best products first, at most ``request.limit``, every filter honoured."""

@@ -17,6 +17,8 @@ with ``max``, not ``sum``).
     daogou_outbox_oldest_seconds{platform}       age of the oldest of them
     daogou_outbox_dead_letters{platform}         messages given up on
     daogou_recommender_up                        0 while the shared service is away (checked by /readyz)
+    daogou_model_loads_total{result}             encoders loaded by the ranker: ok, failed, bad_registry
+    daogou_model_registry_version                the registry.json version this process last applied
 """
 
 from __future__ import annotations
@@ -57,6 +59,14 @@ OUTBOX_OLDEST = Gauge("daogou_outbox_oldest_seconds", "Age of the oldest undeliv
 RECOMMENDER_UP = Gauge("daogou_recommender_up", "1 while the shared recommender service answers /readyz "
                        "(0: answering from the local fallback); 1 for an in-process recommender")
 RECOMMENDER_UP.set(1)
+MODEL_LOADS = Counter("daogou_model_loads", "Encoders loaded by an in-process ranker (core.model_router), by "
+                      "result: ok, failed (the previous model keeps serving), bad_registry (registry.json "
+                      "unreadable)", ["result"])
+for _result in ("ok", "failed", "bad_registry"):
+    MODEL_LOADS.labels(_result)
+MODEL_VERSION = Gauge("daogou_model_registry_version", "The registry.json version this process last applied "
+                      "(0: no registry)")
+MODEL_METRICS = ("daogou_model_loads_total", "daogou_model_loads_created", "daogou_model_registry_version")
 OUTBOX_DEAD = Gauge("daogou_outbox_dead_letters", "Outbox messages given up on (daogou outbox dead)",
                     ["platform"])
 

@@ -14,6 +14,7 @@ from typing import Any
 from core import cards, metrics, wording
 from core.catalog import Product
 from core.intents import Intent, Understanding
+from core.logs import user_ref
 from core.messages import Button, Reply
 from core.recommender import Hit, Recommender, SearchRequest
 from core.session import Session
@@ -288,6 +289,7 @@ class Policy:
             exclude_ids=frozenset(excluded), features=tuple(prefs.features), similar_to=similar_to,
             liked=tuple(session.liked), disliked=tuple(session.disliked),
             limit=limit * 3 if cheap else limit,
+            user_key=user_ref(session.user),  # a pseudonym: it keeps an A/B test's split per customer
         )
         with metrics.RECOMMEND_SECONDS.time():
             hits = await self.recommender.search(request)
@@ -319,7 +321,8 @@ class Policy:
             header = t("results", lang, n=len(hits), about=about, budget=budget)
         ids = [h.product.id for h in hits]
         session.mark_shown(ids)
-        turn.event("shown", products=ids)
+        # Which model ranked the list ("lexical": no dense model took part), for A/B analysis.
+        turn.event("shown", products=ids, model=hits[0].model or "lexical")
         turn.replies.append(Reply(header, products=tuple(product_cards), buttons=cards.result_buttons(lang),
                                   kind="results"))
 

@@ -21,7 +21,9 @@ class SearchRequest:
     restricts to those brands (empty: any); ``exclude_brands`` and ``exclude_ids`` are
     never returned.  ``similar_to`` names a product whose neighbours are wanted ("more
     like the second one").  ``liked``/``disliked`` are product ids the customer reacted
-    to; they nudge ranking, they do not filter.
+    to; they nudge ranking, they do not filter.  ``user_key`` is a pseudonym of the customer
+    (``core.logs.user_ref``, never the platform id) that keeps an A/B test's split stable per
+    customer (``core.model_router``); empty for searches of no one (evaluation).
     """
 
     text: str = ""
@@ -39,16 +41,20 @@ class SearchRequest:
     in_stock_only: bool = True
     limit: int = 5
     diverse: bool = True  # cap brands and collapse variants; evaluation turns it off
+    user_key: str = ""
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A ranked product and the query terms and features it matched (for the reason)."""
+    """A ranked product and the query terms and features it matched (for the reason).
+    ``model`` names the encoder that ranked it (``core.models.model_name``; "" when no
+    dense model took part: a lexical ranker)."""
 
     product: Product
     score: float
     matched_terms: tuple[str, ...] = ()
     matched_features: tuple[str, ...] = ()
+    model: str = ""
 
 
 class Recommender(Protocol):

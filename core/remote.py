@@ -196,17 +196,18 @@ class RemoteRecommender:
                 score = row["score"]
                 terms = tuple(row.get("matched_terms", ()))
                 features = tuple(row.get("matched_features", ()))
-            except (KeyError, TypeError):
+                model = row.get("model") or ""  # absent from services older than the A/B tests
+            except (KeyError, TypeError, AttributeError):
                 raise ServiceError("a hit is not {product: {id}, score, ...}") from None
             if not isinstance(pid, str) or isinstance(score, bool) or not isinstance(score, (int, float)):
                 raise ServiceError("a hit's product id or score has the wrong type")
-            if not all(isinstance(t, str) for t in terms + features):
-                raise ServiceError("a hit's matched terms or features are not strings")
+            if not all(isinstance(t, str) for t in terms + features) or not isinstance(model, str):
+                raise ServiceError("a hit's matched terms, features or model are not strings")
             product = self._catalog.get(pid)
             if product is None or not _passes(product, request):
                 dropped.append(pid)
                 continue
-            hits.append(Hit(product, float(score), terms, features))
+            hits.append(Hit(product, float(score), terms, features, model))
         if dropped:
             log.warning("dropped %d hit(s) the local catalog does not offer: %s", len(dropped), ", ".join(dropped[:5]))
         return hits[: request.limit]

@@ -10,13 +10,14 @@ Endpoints:
 - ``POST /v1/recommend``: a JSON ``SearchRequest`` (tuples and frozensets as lists;
   absent fields take their defaults; unknown fields are ignored) ->
   ``{"hits": [{"product": {...}, "score": x, "matched_terms": [...],
-  "matched_features": [...]}], "took_ms": x}``.  A malformed request gets 400
+  "matched_features": [...], "model": "..."}], "took_ms": x}``.  A malformed request gets 400
   ``{"error": "..."}`` naming the field; a body over ``max_body`` bytes 413; more than
   ``max_in_flight`` searches at once 503 (the client then answers from its fallback).
 - ``GET /healthz``: 200 ``{"status": "ok", "products": n, "pid": p}`` while the process
   serves (``pid`` tells ``--workers`` processes apart).
 - ``GET /readyz``: 200 once started, 503 while shutting down (take it out of rotation).
-- ``GET /metrics``: Prometheus text format, from a registry of this app's own.
+- ``GET /metrics``: Prometheus text format, from a registry of this app's own, plus the
+  process's model counters (``core.metrics.MODEL_METRICS``: hot reloads, registry version).
 
 The wire codec lives in ``core.wire``, shared with the client.
 """
@@ -37,9 +38,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from core.logs import configure, text_ref
+from core.metrics import MODEL_METRICS
 from core.recommender import Recommender, SearchRequest
 from core.wire import (
     RECOMMEND_PATH,
@@ -178,7 +188,7 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[_STATE].registry)
+    body = generate_latest(request.app[_STATE].registry) + generate_latest(REGISTRY.restricted_registry(MODEL_METRICS))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -317,6 +327,20 @@ async def _serve(
     started = time.perf_counter()
     built = factory(settings)
     recommender = await built if inspect.isawaitable(built) else built
+    start = getattr(recommender, "start", None)
+    if start is not None:  # a model router starts watching the model registry
+        await start()
+    try:
+        return await _serve_started(recommender, started, host, port, max_in_flight=max_in_flight,
+                                    access_log=access_log, reuse_port=reuse_port)
+    finally:
+        stop_recommender = getattr(recommender, "stop", None)
+        if stop_recommender is not None:
+            await stop_recommender()
+
+
+async def _serve_started(recommender: Recommender, started: float, host: str, port: int, *, max_in_flight: int,
+                         access_log: bool, reuse_port: bool) -> int:
     # One search before accepting traffic, so the first customer does not pay for warm-up.
     await recommender.search(SearchRequest(text="warm up", limit=1))
     log.info("recommender ready: %d products in %.1f s", len(recommender.catalog), time.perf_counter() - started)

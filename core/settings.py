@@ -64,6 +64,13 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise ValueError
+    return number
+
+
 def _fraction(value: str) -> float:
     number = float(value)
     if not 0 <= number <= 1:
@@ -169,6 +176,11 @@ _SPEC: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "query_cache": (_non_negative_int, "a whole number (0: off)",
                     "query vectors kept per process, so a refinement or a popular need is not encoded again"),
     "vector_cache": (_text, "a directory", "where catalog vectors are cached; empty: ~/.cache/daogou/vectors"),
+    "models_dir": (_text, "a directory",
+                   "where trained encoders and registry.json (the serving model, A/B test) live; "
+                   "daogou model promote, rollback and ab write it"),
+    "model_poll_s": (_non_negative_float, "seconds >= 0 (0: off)",
+                     "how often in-process rankers check registry.json and swap in a newly promoted model"),
     "dense_weight": (_fraction, "a number from 0 to 1", "share of the dense score in the hybrid ranking"),
     "recommender_url": (_optional_text, "an http:// URL", "a shared recommender service; unset: in-process"),
     "recommender_timeout_ms": (_positive_int, "whole milliseconds > 0",
@@ -310,6 +322,8 @@ class Settings:
     encoder_int8: bool = True
     query_cache: int = 1024
     vector_cache: str = ""
+    models_dir: str = "~/.local/share/daogou/models"
+    model_poll_s: float = 5.0
     dense_weight: float = 0.45
     recommender_url: str | None = None
     recommender_timeout_ms: int = 1500

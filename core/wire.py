@@ -33,7 +33,7 @@ def request_to_dict(request: SearchRequest) -> dict[str, Any]:
         "exclude_ids": sorted(request.exclude_ids), "features": list(request.features),
         "similar_to": request.similar_to, "liked": list(request.liked),
         "disliked": list(request.disliked), "in_stock_only": request.in_stock_only,
-        "limit": request.limit, "diverse": request.diverse,
+        "limit": request.limit, "diverse": request.diverse, "user_key": request.user_key,
     }
 
 
@@ -53,6 +53,8 @@ def parse_request(data: Any) -> SearchRequest:
     for name in ("category", "similar_to"):
         if data.get(name) is not None:
             values[name] = _string(data, name, MAX_ITEM_CHARS)
+    if data.get("user_key") is not None:
+        values["user_key"] = _string(data, "user_key", MAX_ITEM_CHARS)
     for name in ("price_min", "price_max"):
         if data.get(name) is not None:
             values[name] = _number(data, name)
@@ -126,6 +128,7 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
     return {
         "product": hit.product.to_dict(), "score": hit.score,
         "matched_terms": list(hit.matched_terms), "matched_features": list(hit.matched_features),
+        "model": hit.model,
     }
 
 
