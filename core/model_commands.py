@@ -65,6 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ab.add_argument("--share", type=float, default=0.5, help="share of customers who get the candidate (default: 0.5)")
     ab.add_argument("--experiment", help="experiment id, the key of the split (default: ab-<model>-<time>)")
     ab.add_argument("--stop", action="store_true", help="end the running test: everyone gets the serving model")
+    ab.add_argument("--report", action="store_true",
+                    help="how each model's lists did, from the event stream (needs REDIS_URL)")
+    ab.add_argument("--since", help="with --report: events from this ISO date or time on "
+                    "(default: the running test's start)")
+    ab.add_argument("--json", action="store_true", help="with --report: print one JSON object")
 
 
 def run(args: argparse.Namespace, *, environ: dict[str, str] | None = None, out: TextIO | None = None) -> int:
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace, *, environ: dict[str, str] | None = None, out:
             print(f"rolled back: {model_name(state.serving_ref)} serves again "
                   f"(registry version {state.version})", file=out)
             return 0
-        return _ab(registry, args, out)
+        return _ab(registry, args, out, settings)
     except RegistryError as exc:
         print(f"daogou model {command}: {exc}", file=sys.stderr)
         return 1
@@ -187,7 +192,9 @@ def _warm(settings: Settings, model_dir: Path | None, out: TextIO) -> None:
     print(f"catalog vectors ready: {len(catalog)} products in {time.perf_counter() - started:.1f} s", file=out)
 
 
-def _ab(registry: ModelRegistry, args: argparse.Namespace, out: TextIO) -> int:
+def _ab(registry: ModelRegistry, args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
+    if args.report:
+        return _ab_report(registry, settings, args, out)
     if args.stop:
         if args.candidate:
             print("daogou model ab: give a candidate or --stop, not both", file=sys.stderr)
@@ -208,4 +215,47 @@ def _ab(registry: ModelRegistry, args: argparse.Namespace, out: TextIO) -> int:
     assert test is not None
     print(f"A/B test {test.experiment}: {model_name(ref)} for {test.share:.0%} of customers, "
           f"{model_name(started.serving_ref)} for the rest", file=out)
+    return 0
+
+
+def _ab_report(registry: ModelRegistry, settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """``ab --report``: the arms' lists, reactions and engagement (``core.ab_report``)."""
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from core.ab_report import report, table
+    from core.redis_conn import connect_from
+    from core.training_data import DataError
+    from core.training_export import read_events
+
+    if not settings.redis_url:
+        print("daogou model ab --report: REDIS_URL is not set: the event stream lives in the Redis the bots share",
+              file=sys.stderr)
+        return 2
+    state = registry.read()
+    since = args.since or (state.ab.started if state.ab else None)
+    candidate = model_name(state.ab.candidate) if state.ab else None
+
+    async def events() -> list[Any]:
+        redis = connect_from(settings)
+        try:
+            return await read_events(redis, f"{settings.key_prefix}:events", since=since)
+        finally:
+            await redis.aclose()
+
+    try:
+        found = report(asyncio.run(events()), serving=model_name(state.serving_ref), candidate=candidate)
+    except DataError as exc:
+        print(f"daogou model ab --report: {exc}", file=sys.stderr)
+        return 2
+    except (RedisError, OSError) as exc:
+        print(f"daogou model ab --report: cannot read the event stream: {exc}", file=sys.stderr)
+        return 1
+    found["since"] = since
+    if args.json:
+        print(json.dumps(found), file=out)
+    else:
+        print(f"events since {since or 'the start of the stream'}", file=out)
+        print(table(found), file=out)
     return 0

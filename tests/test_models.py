@@ -8,7 +8,9 @@ directory).  The evaluation data is the demo catalog with paraphrased category q
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -26,6 +28,7 @@ from test_encoder import make_tiny_bert
 from test_service import Server
 
 from bots.cli import main as cli
+from core import model_commands
 from core.app import build_app, lexical_base
 from core.catalog import Catalog, load_catalog
 from core.dense import DenseIndex, EncoderRetriever
@@ -477,6 +480,18 @@ async def test_shown_events_name_the_model_of_each_customers_arm(
     assert all(user not in json.dumps(e.data) for e in events for user in expected)  # no raw ids in the data
     rows, seen = candidates_from_events(events, __import__("collections").Counter())
     assert seen["shown"] == 8 and len([r for r in rows if r.grade == 1.0]) == 8  # export still reads them
+    # The report a shop decides the test on: each arm showed 4 lists to 4 customers, each liked.
+    parser = argparse.ArgumentParser()
+    model_commands.add_arguments(parser)
+    out = io.StringIO()
+    environ = {"REDIS_URL": settings.redis_url or "", "DAOGOU_KEY_PREFIX": settings.key_prefix,
+               "DAOGOU_MODELS_DIR": str(models)}
+    args = parser.parse_args(["ab", "--report", "--json"])
+    assert await asyncio.to_thread(model_commands.run, args, environ=environ, out=out) == 0
+    found = json.loads(out.getvalue())
+    assert [(a["model"], a["customers"], a["lists"], a["liked"], a["engaged"], a["engagement"])
+            for a in found["arms"]] == [("default", 4, 4, 4, 4, 1.0), ("random", 4, 4, 4, 4, 1.0)]
+    assert "test" not in found and found["since"]  # both arms at 100%: no spread to test against
 
 
 # -- the wire -------------------------------------------------------------------------------
