@@ -90,6 +90,7 @@ class TrainSettings:
     progress: bool = True
     eval_each_epoch: bool | None = None  # None: on CUDA only (a pass over every product)
     keep_best: bool = True  # with epoch validation: end on the best epoch's weights
+    grade_order: bool = False  # lower-graded positives of a query as negatives of higher-graded ones
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,36 @@ def mine_negatives(
             lists["model"] = [data.product_ids[j] for j in best if data.product_ids[j] not in banned][:depth]
         mined.append(lists)
     return mined
+
+
+def build_examples(data: TrainingSet, mined: Sequence[dict[str, list[str]]], hard_negatives: int, *,
+                   grade_order: bool = False) -> list[Example]:
+    """The loop's examples: each train row with up to ``hard_negatives`` mined negatives, and
+    with ``grade_order`` up to as many of its query's lower-graded positives before them,
+    least relevant first.  Rows naming an unknown product are left out."""
+    number = {pid: i for i, pid in enumerate(data.product_ids)}
+    grades = _grades_by_qid(data.train)
+    examples = []
+    for row, lists in zip(data.train, mined):
+        if str(row["positive"]) not in number:
+            continue
+        grade = float(row.get("grade", 1.0))
+        negatives = _interleave(lists, hard_negatives)
+        if grade_order:
+            weaker = sorted((g, p) for p, g in grades[str(row["qid"])].items() if g < grade and p in number)
+            negatives = [p for _, p in weaker[:hard_negatives]] + negatives  # mining skips positives
+        examples.append(Example(
+            qid=str(row["qid"]), query=str(row["query"]), positive=number[str(row["positive"])],
+            grade=grade, negatives=tuple(number[p] for p in negatives)))
+    return examples
+
+
+def _grades_by_qid(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    found: dict[str, dict[str, float]] = {}
+    for row in rows:
+        mine = found.setdefault(str(row["qid"]), {})
+        mine[str(row["positive"])] = max(mine.get(str(row["positive"]), 0.0), float(row.get("grade", 1.0)))
+    return found
 
 
 def _interleave(lists: dict[str, list[str]], n: int) -> list[str]:
@@ -329,8 +360,6 @@ def train_encoder(settings: TrainSettings) -> Path:
     name = settings.name or (base.parent.name if base.name == "model" else base.name)
     run_hash = _run_hash(settings, base, data.data_hash, batch_size)
     seed_everything(settings.seed)
-    number = {pid: i for i, pid in enumerate(data.product_ids)}
-
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(base), local_files_only=True).to(device)
@@ -357,14 +386,7 @@ def train_encoder(settings: TrainSettings) -> Path:
     log.info("mined in %.1f s; base on valid: %s", mining_seconds, _summary(base_metrics))
     del product_vectors, query_vectors
 
-    examples = []
-    for row, lists in zip(data.train, mined):
-        if str(row["positive"]) not in number:
-            continue
-        examples.append(Example(
-            qid=str(row["qid"]), query=str(row["query"]), positive=number[str(row["positive"])],
-            grade=float(row.get("grade", 1.0)),
-            negatives=tuple(number[p] for p in _interleave(lists, settings.hard_negatives))))
+    examples = build_examples(data, mined, settings.hard_negatives, grade_order=settings.grade_order)
 
     each_epoch = settings.eval_each_epoch if settings.eval_each_epoch is not None else device.startswith("cuda")
 
@@ -386,7 +408,8 @@ def train_encoder(settings: TrainSettings) -> Path:
         epochs=settings.epochs, batch_size=batch_size, lr=settings.lr, seed=settings.seed,
         temperature=settings.temperature, warmup=settings.warmup, checkpoint_every=settings.checkpoint_every,
         max_steps=settings.max_steps, query_max_length=query_max_length, passage_max_length=passage_max_length,
-        query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix, pooling=_pooling_of(base))
+        query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix, pooling=_pooling_of(base),
+        grade_order=settings.grade_order)
     result = train_loop(
         model, tokenizer, examples, data.texts, loop, device=device,
         checkpoint_dir=checkpoint_dir, resume=settings.resume,
@@ -505,6 +528,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--eval-each-epoch", action=argparse.BooleanOptionalAction, default=None,
                         help="dense nDCG on the validation set after each epoch (default: on CUDA only)")
+    parser.add_argument("--grade-order", action=argparse.BooleanOptionalAction, default=False,
+                        help="a query's lower-graded products are negatives of its higher-graded ones, "
+                        "so training learns their order too (default: off)")
     parser.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=True,
                         help="with --eval-each-epoch, end on the best epoch's weights (default: on)")
 
@@ -516,7 +542,7 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps, device=args.device, temperature=args.temperature,
         checkpoint_every=args.checkpoint_every, query_prefix=args.query_prefix,
         passage_prefix=args.passage_prefix, name=args.name, progress=not args.no_progress,
-        eval_each_epoch=args.eval_each_epoch, keep_best=args.keep_best)
+        eval_each_epoch=args.eval_each_epoch, keep_best=args.keep_best, grade_order=args.grade_order)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         target = train_encoder(settings)

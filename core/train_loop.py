@@ -52,6 +52,7 @@ class LoopSettings:
     query_prefix: str = ""
     passage_prefix: str = ""
     pooling: str = "mean"
+    grade_order: bool = False  # a query's lower-graded positives are negatives of its higher-graded ones
 
 
 @dataclass
@@ -119,6 +120,18 @@ def contrastive_loss(
     logits = logits.masked_fill(same_query & ~own, float("-inf"))
     losses = torch.nn.functional.cross_entropy(logits, positives, reduction="none")
     return (weights * losses).sum() / weights.sum()
+
+
+def same_query_mask(batch: Sequence[Example], products: Sequence[int], grade_order: bool) -> list[list[bool]]:
+    """``[i][j]``: passage j is another positive of example i's query, masked out of its
+    negatives rather than pushed away; with ``grade_order`` only those graded at least as
+    high, so the query's weaker products must rank below this one."""
+    positives_of: dict[str, dict[int, float]] = {}
+    for ex in batch:
+        known = positives_of.setdefault(ex.qid, {})
+        known[ex.positive] = max(known.get(ex.positive, 0.0), ex.grade)
+    return [[n in positives_of[ex.qid] and (not grade_order or positives_of[ex.qid][n] >= ex.grade)
+             for n in products] for ex in batch]
 
 
 def checkpoints(folder: Path) -> list[Path]:
@@ -253,10 +266,7 @@ def train(
                 for n in ex.negatives:
                     numbers.setdefault(n, len(numbers))
             products = list(numbers)
-            positives_of: dict[str, set[int]] = {}
-            for ex in batch:
-                positives_of.setdefault(ex.qid, set()).add(ex.positive)
-            same = torch.tensor([[n in positives_of[ex.qid] for n in products] for ex in batch], device=device)
+            same = torch.tensor(same_query_mask(batch, products, settings.grade_order), device=device)
             q = encode([settings.query_prefix + ex.query for ex in batch], settings.query_max_length)
             p = encode([settings.passage_prefix + passages[n] for n in products], settings.passage_max_length)
             target = torch.tensor([numbers[ex.positive] for ex in batch], device=device)

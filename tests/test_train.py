@@ -231,3 +231,25 @@ def test_keep_best_restores_an_earlier_better_epoch(tmp_path: Path) -> None:
                       tmp_path / "best.pt", "cpu") == 2
     assert torch.equal(model.weight, later)  # the last epoch was the best: nothing loaded
     assert _keep_best(model, [], tmp_path / "best.pt", "cpu") is None
+
+
+def test_grade_order_makes_a_querys_weaker_positives_negatives_of_its_stronger_ones() -> None:
+    from core.train import TrainingSet, build_examples
+    from core.train_loop import Example, same_query_mask
+
+    rows = ({"qid": "q", "query": "drill", "positive": "a", "grade": 1.0, "negatives": []},
+            {"qid": "q", "query": "drill", "positive": "b", "grade": 0.5, "negatives": []},
+            {"qid": "q", "query": "drill", "positive": "c", "grade": 0.25, "negatives": []})
+    data = TrainingSet(product_ids=("a", "b", "c", "x"), texts=("", "", "", ""), train=rows, valid=(), data_hash="")
+    mined = [{"given": [], "bm25": ["x"], "model": []}] * 3
+    plain = build_examples(data, mined, 2)
+    ordered = build_examples(data, mined, 2, grade_order=True)
+    assert [e.negatives for e in plain] == [(3,), (3,), (3,)]
+    assert [e.negatives for e in ordered] == [(2, 1, 3), (2, 3), (3,)]  # least relevant first
+    batch = [Example("q", "drill", 0, 1.0, ()), Example("q", "drill", 1, 0.5, ()), Example("r", "saw", 3, 1.0, ())]
+    products = [0, 1, 3]
+    assert same_query_mask(batch, products, False) == [[True, True, False], [True, True, False],
+                                                       [False, False, True]]
+    # The 1.0 positive no longer shields the 0.5 one; the 0.5 one still does not push the 1.0 away.
+    assert same_query_mask(batch, products, True) == [[True, False, False], [True, True, False],
+                                                      [False, False, True]]
