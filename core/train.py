@@ -510,7 +510,8 @@ def _seconds_per_epoch(epochs: list[dict[str, Any]], steps_per_epoch: int) -> fl
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``daogou train encoder``."""
     parser.add_argument("--data", type=Path, required=True, help="training set directory (daogou data export/import)")
-    parser.add_argument("--out", type=Path, required=True, help="models directory; the run writes a new folder in it")
+    parser.add_argument("--out", type=Path, help="models directory; the run writes a new folder in it "
+                        "(default: DAOGOU_MODELS_DIR, where daogou model promote looks)")
     parser.add_argument("--base", type=Path, help="encoder directory to start from (default: the bundled MiniLM)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, help="examples per step (default: 128 on CUDA, 32 on the CPU)")
@@ -535,9 +536,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --eval-each-epoch, end on the best epoch's weights (default: on)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, environ: dict[str, str] | None = None) -> int:
+    out = args.out
+    if out is None:
+        from core.settings import Settings, SettingsError
+
+        try:
+            out = Path(Settings.from_env(dict(os.environ if environ is None else environ)).models_dir).expanduser()
+        except SettingsError as exc:
+            print(f"daogou: {exc}", file=sys.stderr)
+            return 2
     settings = TrainSettings(
-        data=args.data, out=args.out, base=args.base, epochs=args.epochs, batch_size=args.batch_size,
+        data=args.data, out=out, base=args.base, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, hard_negatives=args.hard_negatives, seed=args.seed, resume=args.resume,
         max_steps=args.max_steps, device=args.device, temperature=args.temperature,
         checkpoint_every=args.checkpoint_every, query_prefix=args.query_prefix,

@@ -196,12 +196,13 @@ def test_evaluate_dense_ranks_every_product(dirs: tuple[Path, Path]) -> None:
     assert figures["queries"] == 5 and 0 <= figures["ndcg@10"] <= 1 and figures["recall@100"] == 1.0
 
 
-def test_cli_trains_and_prints_the_model(dirs: tuple[Path, Path], tmp_path: Path,
+def test_cli_trains_and_prints_the_model(dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     from bots.cli import main
 
     base, data = dirs
-    code = main(["train", "encoder", "--data", str(data), "--out", str(tmp_path), "--base", str(base),
+    monkeypatch.setenv("DAOGOU_MODELS_DIR", str(tmp_path))  # where the model goes without --out
+    code = main(["train", "encoder", "--data", str(data), "--base", str(base),
                  "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--no-progress"])
     assert code == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
