@@ -187,6 +187,21 @@ def load_data(corpus: Path, queries: Path, qrels: Path, *, limit: int | None = N
     return EvalData(tuple(products), texts, {qid: labels[qid] for qid in texts})
 
 
+def json_file(path: Path, error: type[ValueError] = ValueError) -> Any:
+    """The parsed JSON file at ``path``.  A missing file raises FileNotFoundError (callers
+    decide what absence means); an unreadable or invalid one raises ``error`` naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
 def jsonl_rows(path: Path, error: type[ValueError] = ValueError) -> Iterable[tuple[int, dict[str, Any]]]:
     """(line number, object) of each non-blank line of a JSON-lines file; anything else
     (unreadable file, a line that is not a JSON object) raises ``error`` naming the line."""

@@ -170,16 +170,12 @@ class ModelRegistry:
     def read(self) -> RegistryState:
         """The registry now: the empty state without a file; RegistryError for a file that
         is not a registry (the message names it)."""
+        from core.evaluate import json_file
+
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = json_file(self.path, RegistryError)
         except FileNotFoundError:
             return RegistryState()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{self.path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RegistryError(f"{self.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return RegistryState.from_dict(data, str(self.path))
 
     def resolve(self, ref: str) -> Path | None:

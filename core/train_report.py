@@ -37,16 +37,12 @@ class ReportError(ValueError):
 def load_record(model_dir: Path) -> dict[str, Any]:
     """The parsed ``model_dir/training.json``; :class:`ReportError` says what is wrong with it."""
     path = Path(model_dir) / "training.json"
+    from core.evaluate import json_file
+
     try:
-        text = path.read_text(encoding="utf-8")
+        record = json_file(path, ReportError)
     except FileNotFoundError:
         raise ReportError(f"no training.json in {model_dir}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"cannot read {path}: {exc}") from None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(record, dict):
         raise ReportError(f"{path} is not a training record (a JSON object)")
     return record

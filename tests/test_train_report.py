@@ -174,7 +174,7 @@ def test_the_cli_says_what_is_wrong_with_training_json(
     assert main(["train", "report", str(model)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    expected = {None: "no training.json in", "{not json": "is not valid JSON", "[1, 2]": "is not a training record"}
+    expected = {None: "no training.json in", "{not json": "not valid JSON", "[1, 2]": "is not a training record"}
     assert captured.err.startswith("daogou train report: ") and expected[content] in captured.err
     assert not (model / "report.md").exists()
     with pytest.raises(ReportError):
