@@ -173,7 +173,7 @@ def _promote(registry: ModelRegistry, settings: Settings, args: argparse.Namespa
     }
     new = registry.promote(ref, metrics, expect_serving=serving_ref)
     print(f"promoted: {model_name(ref)} serves (was {model_name(serving_ref)}; registry version {new.version}); "
-          f"running rankers swap it in within {settings.model_poll_s:g} s", file=out)
+          f"running rankers notice within {settings.model_poll_s:g} s and swap it in once loaded", file=out)
     return 0
 
 

@@ -171,6 +171,8 @@ def run_eval(args: Any, settings: Settings, *, out: TextIO | None = None) -> int
     out = out or sys.stdout
     candidate = Path(args.candidate).expanduser()
     registry = ModelRegistry(settings.models_dir)
+    if not (candidate / "config.json").is_file() and len(candidate.parts) == 1:
+        candidate = registry.root / candidate  # a model's name inside DAOGOU_MODELS_DIR, as promote takes
     try:
         if not (candidate / "config.json").is_file():
             raise EvalError(f"--candidate {candidate}: not an encoder directory (no config.json)")

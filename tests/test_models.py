@@ -278,8 +278,9 @@ def test_eval_candidate_prints_both_models_side_by_side(env: dict[str, str], mod
     assert candidate < serving  # random weights rank worse than MiniLM
     assert set(result["delta"]) == {"ndcg@10", "ndcg@10_condensed", "recall@100", "mrr@10",
                                     "latency_p50", "latency_p99"}
-    # Without data options: the validation set of the candidate's training.json; as a table.
-    assert cli(["eval", "--candidate", str(models / "random"), "--limit", "3"]) == 0
+    # Without data options: the validation set of the candidate's training.json; as a table;
+    # the model named as promote names it, inside DAOGOU_MODELS_DIR.
+    assert cli(["eval", "--candidate", "random", "--limit", "3"]) == 0
     table = capsys.readouterr().out
     assert "serving" in table and "candidate" in table and "random" in table and "%" in table
     assert cli(["eval", "--candidate", str(models / "random"), "--mode", "lexical"]) == 2
