@@ -48,20 +48,26 @@ def load_record(model_dir: Path) -> dict[str, Any]:
     return record
 
 
-def write_report(model_dir: Path) -> Path:
-    """Write ``report.md``, ``loss.png`` and ``metrics.png`` into ``model_dir`` from its
-    ``training.json`` and return the path of ``report.md``.  An image with nothing to show
-    (no steps, no validation) is not written, and a stale one is removed."""
+def write_report(model_dir: Path, out: Path | None = None, *, hide_queries: bool = False) -> Path:
+    """Write ``report.md``, ``loss.png`` and ``metrics.png`` into ``out`` (default:
+    ``model_dir``) from ``model_dir/training.json`` and return the path of ``report.md``.  An
+    image with nothing to show (no steps, no validation) is not written, and a stale one is
+    removed.  ``hide_queries`` names validation queries by qid only: a report to share
+    without what customers typed."""
     model_dir = Path(model_dir)
+    out = Path(out) if out is not None else model_dir
     record = load_record(model_dir)
+    if hide_queries:
+        record = {**record, "queries": {}}
+    out.mkdir(parents=True, exist_ok=True)
     images = {
-        "loss.png": _draw_loss(record, model_dir / "loss.png"),
-        "metrics.png": _draw_metrics(record, model_dir / "metrics.png"),
+        "loss.png": _draw_loss(record, out / "loss.png"),
+        "metrics.png": _draw_metrics(record, out / "metrics.png"),
     }
     for name, drawn in images.items():
         if not drawn:
-            (model_dir / name).unlink(missing_ok=True)
-    target = model_dir / "report.md"
+            (out / name).unlink(missing_ok=True)
+    target = out / "report.md"
     target.write_text(_markdown(record, images), encoding="utf-8")
     return target
 
@@ -191,7 +197,7 @@ def _markdown(record: dict[str, Any], images: dict[str, bool]) -> str:
             lines += ["![Base vs fine-tuned on the validation queries](metrics.png)", ""]
         rows = [[label, _score(base.get(key)), _score(tuned.get(key)), _change(_number(base.get(key)), _number(tuned.get(key)))]
                 for key, label in METRICS]
-        rows.append(["queries", base.get("queries"), tuned.get("queries"), ""])
+        rows.append(["queries", base.get("queries"), tuned.get("queries"), None])
         lines += _table(["metric", "base", "fine-tuned", "change"], rows) + [""]
     else:
         lines += ["No validation recorded.", ""]
@@ -220,6 +226,9 @@ def _query_sections(changes: list[tuple[str, float, float, float]], texts: dict[
             continue
         table = [[i, texts.get(qid, qid), qid, _score(before), _score(after), f"{delta:+.4f}"]
                  for i, (qid, before, after, delta) in enumerate(rows, 1)]
+        if not texts:  # hidden (or never recorded): the qid alone names the query
+            lines += _table(header[:1] + header[2:], [row[:1] + row[2:] for row in table]) + [""]
+            continue
         lines += _table(header, table) + [""]
     return lines
 
@@ -334,12 +343,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``daogou train report``."""
     parser.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
                         help="a model directory written by daogou train encoder (holds training.json)")
+    parser.add_argument("--out", type=Path, help="write the report here instead of into MODEL_DIR")
+    parser.add_argument("--hide-queries", action="store_true",
+                        help="name validation queries by qid only, without their text (a report to share)")
 
 
 def run(args: argparse.Namespace) -> int:
     """``daogou train report MODEL_DIR``: regenerate the report and print its path."""
     try:
-        target = write_report(args.model_dir)
+        target = write_report(args.model_dir, args.out, hide_queries=args.hide_queries)
     except ReportError as exc:
         print(f"daogou train report: {exc}", file=sys.stderr)
         return 2

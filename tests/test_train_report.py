@@ -162,6 +162,13 @@ def test_the_cli_regenerates_the_report(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["train", "report", str(model)]) == 0
     assert capsys.readouterr().out.strip() == str(model / "report.md")
     assert (model / "report.md").is_file() and (model / "metrics.png").is_file()
+    # A copy to share elsewhere, without what customers typed.
+    record = json.loads((model / "training.json").read_text())
+    assert main(["train", "report", str(model), "--out", str(tmp_path / "shared"), "--hide-queries"]) == 0
+    shared = (tmp_path / "shared" / "report.md").read_text()
+    assert (tmp_path / "shared" / "loss.png").is_file() and "| # | qid |" in shared
+    assert not any(text in shared for text in record["queries"].values())
+    assert any(qid in shared for qid in record["queries"])
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[1, 2]"])
