@@ -301,10 +301,10 @@ def train(
             })
         if on_epoch is not None and last == steps_per_epoch:
             model.eval()
-            found = on_epoch(epoch + 1)
+            figures = on_epoch(epoch + 1)
             model.train()
-            if found is not None:
-                result.epoch_validation.append({"epoch": epoch + 1, **found})
+            if figures is not None:
+                result.epoch_validation.append({"epoch": epoch + 1, **figures})
         save()
     result.step = step
     model.eval()
