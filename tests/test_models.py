@@ -324,6 +324,12 @@ def test_promote_is_gated_by_the_margin_and_rollback_walks_back(
     assert cli(["model", "rollback"]) == 1
     assert "nothing to roll back to" in capsys.readouterr().err
     assert registry.read().serving_ref == "" and registry.read().version == 4
+    # No evaluation data at all (minilm has no training.json): refused, unless forced.
+    assert cli(["model", "promote", "minilm", "--no-warm"]) == 2 and "--data" in capsys.readouterr().err
+    assert cli(["model", "promote", "minilm", "--no-warm", "--force"]) == 0
+    assert "--force: promoting without a comparison" in capsys.readouterr().out
+    state = registry.read()
+    assert state.serving_ref == "minilm" and state.serving is not None and "unmeasured" in state.serving.metrics
 
 
 def test_ab_command_starts_and_stops_a_test(env: dict[str, str], models: Path,
