@@ -180,3 +180,25 @@ async def _crash_and_recover(server: RedisProcess, demo_recommender: LexicalReco
             assert client.config_get("appendonly")["appendonly"] == "yes"
     finally:
         await app.stop()
+
+
+async def test_connections_idle_in_the_pool_through_a_restart_reconnect_without_an_error(tmp_path: Path) -> None:
+    # Every connection of a warm pool is dead after a restart; each must reconnect on its next
+    # command instead of failing once (which a customer would see as an apology).
+    binaries("redis-server")
+    from core.redis_conn import connect
+
+    server = RedisProcess(tmp_path / "redis", None, "--appendonly", "yes")
+    server.start()
+    client = connect(server.url, max_connections=8)
+    try:
+        await asyncio.gather(*(client.blpop(["nothing"], timeout=0.2) for _ in range(8)))  # 8 pooled connections
+        await client.set("kept", "1")
+        server.kill()
+        server.start()
+        results = await asyncio.gather(*(client.get("kept") for _ in range(8)), return_exceptions=True)
+        assert results == [b"1"] * 8
+        assert await client.incr("after") == 1
+    finally:
+        await client.aclose()
+        server.stop()
