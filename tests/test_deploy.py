@@ -704,3 +704,20 @@ def test_the_build_context_holds_what_the_image_copies_and_nothing_else() -> Non
                 assert source.rstrip("/") in allowed, source
                 assert (ROOT / source).exists(), source
     assert not {".venv", ".git", "tests", "deploy", "deploy/.env"} & allowed
+
+
+def test_the_recommender_keeps_models_where_promote_writes_them(built: dict[str, list[dict[str, Any]]]) -> None:
+    # The image names DAOGOU_MODELS_DIR; compose and Kubernetes mount a volume there, so a
+    # promotion (registry.json) outlives the container and reaches every recommender.
+    models_dir = re.search(r"DAOGOU_MODELS_DIR=(\S+)", DOCKERFILE.read_text(encoding="utf-8")).group(1)
+    assert f"install -d -o 10001 -g 10001 {models_dir}" in DOCKERFILE.read_text(encoding="utf-8")
+    recommender = _compose()["services"]["recommender"]
+    assert any(str(v).endswith(f":{models_dir}") and not str(v).startswith("/") for v in recommender["volumes"])
+    for docs in built.values():
+        claims = {doc["metadata"]["name"]: doc for doc in _of(docs, "PersistentVolumeClaim")}
+        assert claims["daogou-models"]["spec"]["accessModes"] == ["ReadWriteMany"]
+        [deployment] = [d for d in _of(docs, "Deployment") if d["metadata"]["name"] == "recommender"]
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        [mount] = [m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == models_dir]
+        assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] == "daogou-models"
