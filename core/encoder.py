@@ -16,7 +16,7 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +126,32 @@ def _traced(model: Any, tokenizer: Any, torch: Any) -> Any:
     except Exception as exc:  # noqa: BLE001 - any failure: the eager model is correct, only slower
         log.warning("query encoder runs untraced (%s)", exc)
         return model
+
+
+def pool(hidden: Any, mask: Any, pooling: str) -> Any:
+    """Sentence vectors from a model's last hidden states: the mean over the attention mask
+    (or the CLS token), L2-normalised, float32.  Serving and training both pool here, so a
+    fine-tuned model is served exactly as it was trained."""
+    import torch
+
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    else:
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
+
+
+def by_length(texts: Sequence[str], dim: int, batch_size: int,
+              encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """``encode`` over ``texts`` in batches of similar length (little padding), the rows
+    back in input order: (len(texts), dim) float32."""
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        out[chunk] = encode([texts[i] for i in chunk])
+    return out
 
 
 def position_limit(model: Any, tokenizer: Any) -> int:
@@ -238,14 +264,8 @@ class TransformerEncoder:
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(len(texts), dim) float32 in input order.  Texts are batched by length, so a
         batch pads little."""
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            out[chunk] = self._encode(
-                self.model, [self.passage_prefix + texts[i] for i in chunk], self.passage_max_length
-            )
-        return out
+        return by_length(texts, self.dim, batch_size, lambda chunk: self._encode(
+            self.model, [self.passage_prefix + t for t in chunk], self.passage_max_length))
 
     def _encode(self, model: Any, texts: list[str], max_length: int) -> np.ndarray:
         if not texts:
@@ -257,13 +277,7 @@ class TransformerEncoder:
                     texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
                 )
             hidden = model(**batch).last_hidden_state
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
-            return pooled.numpy().astype(np.float32, copy=False)
+            return pool(hidden, batch["attention_mask"], self.pooling).numpy().astype(np.float32, copy=False)
 
 
 class QueryModel(Protocol):

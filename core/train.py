@@ -22,8 +22,9 @@ How a run goes:
    encoder (and, on CUDA or with ``--eval-each-epoch``, after every epoch), ranking every
    product by cosine similarity, with the model in memory on the training device, pooled
    and truncated as ``TransformerEncoder`` does.  The saved directory is then loaded with
-   ``TransformerEncoder`` on the CPU and must give the same query vectors.  Gains are the grades (``core.evaluate.ndcg_at``); a product
-   counts as relevant for recall at grade >= 0.75 (``evaluate``'s 2.5 on Home Depot's 1..3).
+   ``TransformerEncoder`` on the CPU and must give the same query vectors.  Gains are the
+   grades (``core.evaluate.ndcg_at``); a product counts as relevant for recall at grade >= 0.75
+   (``evaluate``'s 2.5 on Home Depot's 1..3).
 5. Write ``MODELS_DIR/<name>-<YYYYmmdd-HHMMSS>-<run hash>/``: the model and tokenizer
    (``save_pretrained``), ``training.json`` (data hash, settings, every step's loss, speed,
    metrics, each validation query before and after) and ``report.md`` with its images
@@ -51,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from core.encoder import by_length
 from core.train_loop import Example, LoopSettings, seed_everything
 from core.train_loop import train as train_loop
 
@@ -288,17 +290,13 @@ class _LiveEncoder:
         return self._encode([self.query_prefix + t for t in texts], self.query_max_length)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            out[chunk] = self._encode([self.passage_prefix + texts[i] for i in chunk], self.passage_max_length)
-        return out
+        return by_length(texts, self.dim, self.batch_size, lambda chunk: self._encode(
+            [self.passage_prefix + t for t in chunk], self.passage_max_length))
 
     def _encode(self, texts: list[str], max_length: int) -> np.ndarray:
         import torch
 
-        from core.train_loop import pool
+        from core.encoder import pool
 
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from core.encoder import pool
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_GLOB = "step-*.pt"
@@ -86,19 +88,6 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """The example order of ``epoch``: depends on the seed and the epoch only, so a resumed
     run sees the same batches without replaying any RNG."""
     return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def pool(hidden: Any, mask: Any, pooling: str) -> Any:
-    """Pooled, L2-normalised sentence vectors, as ``TransformerEncoder._encode`` computes them
-    (there under ``inference_mode``; here with gradients)."""
-    import torch
-
-    if pooling == "cls":
-        pooled = hidden[:, 0]
-    else:
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
 
 
 def contrastive_loss(
@@ -241,7 +230,7 @@ def train(
         batch = {k: v.to(device) for k, v in batch.items()}
         with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
             hidden = model(**batch).last_hidden_state
-        return pool(hidden, batch["attention_mask"], settings.pooling)
+        return pool(hidden, batch["attention_mask"], settings.pooling)  # as served: core.encoder
 
     stop = settings.max_steps if settings.max_steps is not None else total
     stop = min(stop, total)
