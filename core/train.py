@@ -104,18 +104,15 @@ class TrainingSet:
     data_hash: str
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def load_training_set(folder: Path) -> TrainingSet:
     """The training set in ``folder``; its hash is the manifest's file hashes (or, without
     them, the hash of the three files themselves)."""
     for name in ("products.jsonl", "train.jsonl", "valid.jsonl"):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} missing: not a training set")
-    products = _jsonl(folder / "products.jsonl")
+    from core.training_data import load_examples
+
+    products = load_examples(folder / "products.jsonl")
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     sha = manifest.get("sha256")
@@ -126,7 +123,7 @@ def load_training_set(folder: Path) -> TrainingSet:
         json.dumps(sha, sort_keys=True).encode()).hexdigest()
     return TrainingSet(
         product_ids=tuple(str(p["id"]) for p in products), texts=tuple(str(p["text"]) for p in products),
-        train=tuple(_jsonl(folder / "train.jsonl")), valid=tuple(_jsonl(folder / "valid.jsonl")),
+        train=tuple(load_examples(folder / "train.jsonl")), valid=tuple(load_examples(folder / "valid.jsonl")),
         data_hash=data_hash,
     )
 

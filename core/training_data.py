@@ -190,9 +190,11 @@ def build(candidates: Iterable[Candidate], texts: Mapping[str, str], out: Path, 
 
 
 def load_examples(path: Path) -> list[dict[str, Any]]:
-    """The examples of one split file (``train.jsonl`` or ``valid.jsonl``)."""
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """The rows of one file of a training set (``products.jsonl``, ``train.jsonl``,
+    ``valid.jsonl``); DataError names the line that is not a JSON object."""
+    from core.evaluate import jsonl_rows
+
+    return [row for _, row in jsonl_rows(path, DataError)]
 
 
 def summary(result: TrainingSet, seconds: float) -> str:

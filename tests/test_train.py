@@ -210,6 +210,14 @@ def test_cli_trains_and_prints_the_model(dirs: tuple[Path, Path], tmp_path: Path
     assert (Path(printed["model"]) / "training.json").exists()
     assert main(["train", "encoder", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path),
                  "--base", str(base), "--no-progress"]) == 2
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("products.jsonl", "valid.jsonl"):
+        (broken / name).write_bytes((data / name).read_bytes())
+    (broken / "train.jsonl").write_text('{"qid": "q"}\n{not json\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["train", "encoder", "--data", str(broken), "--base", str(base), "--no-progress"]) == 2
+    assert "train.jsonl:2: not JSON" in capsys.readouterr().err
 
 
 def test_keep_best_restores_an_earlier_better_epoch(tmp_path: Path) -> None:
