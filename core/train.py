@@ -226,13 +226,7 @@ def evaluate_dense(encoder: Any, data: TrainingSet, product_vectors: np.ndarray 
     cosine similarity, graded gains from the valid examples of each query."""
     from core.evaluate import ndcg_at, recall_at
 
-    queries: dict[str, str] = {}
-    gains: dict[str, dict[str, float]] = {}
-    for row in data.valid:
-        qid = str(row["qid"])
-        queries.setdefault(qid, str(row["query"]))
-        g = gains.setdefault(qid, {})
-        g[str(row["positive"])] = max(g.get(str(row["positive"]), 0.0), float(row["grade"]))
+    queries, gains = valid_queries(data), _grades_by_qid(data.valid)
     if product_vectors is None:
         product_vectors = encoder.encode_passages(list(data.texts))
     qids = sorted(queries)
