@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -161,6 +161,11 @@ class BM25Index:
     def df(self, term: str) -> int:
         row = self._row_of.get(term)
         return 0 if row is None else int(self._indptr[row + 1] - self._indptr[row])
+
+    def vocabulary(self) -> Iterator[tuple[str, int]]:
+        """Every term with its document frequency, in the order terms were first seen."""
+        counts = np.diff(self._indptr).tolist()
+        return zip(self._terms, counts)
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, ascending; contributions) of ``term``: read-only views."""

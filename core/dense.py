@@ -178,6 +178,10 @@ class DenseIndex:
         positions[~np.isfinite(scores)] = -1  # the probed lists held fewer than k products
         return positions, scores
 
+    def vectors(self, positions: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``positions`` (float32 rows)."""
+        return self._store[np.asarray(positions, dtype=np.int64)].astype(np.float32)
+
     def scores_for(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Similarities of ``positions`` to one query, from the stored vectors."""
         positions = np.asarray(positions, dtype=np.int64)
@@ -210,6 +214,15 @@ class BoundQuery:
 
     def scores_for(self, positions: np.ndarray) -> np.ndarray:
         return self.index.scores_for(self.vector, positions)
+
+    def refined(self, positions: np.ndarray, weight: float) -> BoundQuery:
+        """Rocchio's feedback: the query moved towards the mean of ``positions``' vectors
+        (``weight`` times it), unit length again."""
+        vector = np.asarray(self.vector, dtype=np.float32).reshape(-1)
+        if len(positions):
+            vector = vector + weight * self.index.vectors(positions).mean(axis=0)
+        norm = float(np.linalg.norm(vector))
+        return BoundQuery(self.index, vector / norm if norm > 0 else vector)
 
 
 class EncoderRetriever:

@@ -29,6 +29,18 @@ class DenseQuery(Protocol):
         ...
 
 
+def refined(query: DenseQuery, positions: np.ndarray, weight: float) -> DenseQuery | None:
+    """``query`` moved towards the products at ``positions`` (pseudo-relevance feedback),
+    or None when it cannot move.
+
+    An optional capability: a ``DenseQuery`` that can offers ``refined(positions, weight)``
+    returning another ``DenseQuery`` (``core.dense.BoundQuery`` does); others simply get
+    no feedback.
+    """
+    method = getattr(query, "refined", None)
+    return None if method is None else method(positions, weight)
+
+
 class DenseRetriever(Protocol):
     """Turns a query text into a ``DenseQuery``; owned by the recommender, shared by all requests."""
 

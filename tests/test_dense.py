@@ -96,6 +96,19 @@ def test_approximate_search_short_of_k(data: tuple[np.ndarray, np.ndarray]) -> N
     assert np.isfinite(top_scores).all()
 
 
+def test_feedback_moves_the_query_towards_the_given_products(data: tuple[np.ndarray, np.ndarray]
+                                                            ) -> None:
+    x, q = data
+    index = DenseIndex(x[:200])
+    query = BoundQuery(index, q[0])
+    far = np.argsort(query.scores_for(np.arange(200)))[:3]  # the three least like it
+    moved = query.refined(far, 1.0)
+    assert abs(float(np.linalg.norm(moved.vector)) - 1.0) < 1e-5
+    before, after = query.scores_for(far), moved.scores_for(far)
+    assert (after > before).all()
+    assert np.allclose(query.refined(far[:0], 1.0).vector, q[0], atol=1e-6)  # nothing to move to
+
+
 def test_tiny_catalogs_are_exact() -> None:
     assert not DenseIndex(clustered(500, 16, 5), ann_threshold=0).approximate
     empty = DenseIndex(np.empty((0, 16), dtype=np.float32))

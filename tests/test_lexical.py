@@ -426,6 +426,37 @@ async def test_a_restrictive_filter_scores_its_whole_pool(catalog: Catalog, rec:
     assert dense.answer.asked[0][0] == "top_k"
 
 
+class MovableQuery(FakeQuery):
+    """A FakeQuery that can take feedback: moved, it answers with ``moved`` similarities."""
+
+    def __init__(self, similarities: dict[str, float], moved: dict[str, float]) -> None:
+        super().__init__(similarities)
+        self.moved = moved
+        self.feedback: list[list[str]] = []
+
+    def refined(self, positions: np.ndarray, weight: float) -> FakeQuery:
+        self.feedback.append([ROWS[i]["id"] for i in positions.tolist()])  # type: ignore[misc]
+        return FakeQuery(self.moved)
+
+
+async def test_feedback_asks_again_with_the_query_moved_towards_the_best(catalog: Catalog) -> None:
+    # Shokz says "headphones", not "earbuds", and the query alone finds it unlike (0.1).
+    first = {"sony-xm5-black": 0.8, "huawei-fb": 0.7, "shokz": 0.1}
+    moved = {"sony-xm5-black": 0.85, "huawei-fb": 0.8, "shokz": 0.6}
+    query = MovableQuery(first, moved)
+    fused = LexicalRecommender(catalog, dense=FakeDense(query))  # type: ignore[arg-type]
+    found = await ids(fused, text="earbuds", diverse=False, limit=10)
+    assert "shokz" in found and found[0] == "sony-xm5-black"
+    (given,) = query.feedback
+    assert len(given) == 5 and {"sony-xm5-black", "huawei-fb"} <= set(given)
+    assert set(given) <= {"sony-xm5-black", "sony-xm5-silver", "sony-sport", "huawei-fb", "xiaomi-buds"}
+    # Without feedback the same query never meets Shokz.
+    still = MovableQuery(first, moved)
+    plain = LexicalRecommender(catalog, dense=FakeDense(still), feedback=0)  # type: ignore[arg-type]
+    assert "shokz" not in await ids(plain, text="earbuds", diverse=False, limit=10)
+    assert still.feedback == []
+
+
 async def test_no_words_matching_needs_a_confident_dense_side(catalog: Catalog) -> None:
     unsure, _ = hybrid(catalog, {"thermos": 0.25})
     assert await ids(unsure, text="refrigerator") == []
