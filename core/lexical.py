@@ -51,6 +51,7 @@ SAME_CATEGORY_BONUS = 0.3  # similar_to: same category, or 0.15 for the same top
 FEATURE_OVERLAP_BONUS = 0.2
 MAX_PER_BRAND = 2
 GOOD_FRACTION = 0.5  # a candidate scoring at least this share of the best one is "good"
+_WRITTEN_LOOKS = 20  # products read to find how the catalog writes a corrected word
 _INLINE_MAX_PRODUCTS = 10_000  # larger catalogs search in a worker thread (over ~1 ms)
 
 # Hybrid retrieval.  The lexical side contributes its best LEXICAL_DEPTH filtered matches,
@@ -168,6 +169,7 @@ class LexicalRecommender:
             k1=k1, b=b,
         )
         self._speller = Speller(self._index.vocabulary())
+        self._written: dict[str, str] = {}  # index term -> a catalog word it came from
 
     def _build_categories(self, products: Sequence[Product]) -> None:
         """Every category path prefix, English or Chinese, gets a code; ``_cat_en[d][i]``
@@ -439,13 +441,13 @@ class LexicalRecommender:
             counts[token] += 1
         query.terms.update((token, float(n)) for token, n in counts.items())
         # A word no product uses (a typo, "rainbird", "10x20") also looks for what it
-        # probably meant; shown to the customer as their own word.
+        # probably meant, shown to the customer the way the catalog writes it.
         for token, n in counts.items():
             if token not in self._index and not is_cjk(token):
                 for guess in self._speller.suggest(token):
                     if guess not in query.terms:
                         query.terms[guess] = SPELLING_WEIGHT * n
-                        query.surfaces.setdefault(guess, query.surfaces[token])
+                        query.surfaces.setdefault(guess, self._catalog_word(guess))
         # Feature words bridge the two languages: "noise cancelling" also looks for "降噪".
         for key in features_in(normalize(request.text)) if counts else ():
             for token, surface in feature_tokens(key):
@@ -466,6 +468,34 @@ class LexicalRecommender:
                 if token not in query.terms:
                     query.feature_terms[token] = FEATURE_TERM_WEIGHT
         return query
+
+    def _catalog_word(self, term: str) -> str:
+        """How the catalog writes the index term ``term``: as the first product holding it
+        does ("earphon" -> "earphones"), else the term itself."""
+        word = self._written.get(term)
+        if word is None:
+            word = term
+            docs, _ = self._index.postings(term)
+            for i in docs[:_WRITTEN_LOOKS].tolist():
+                written = self._words_of(self._products[i]).get(term)
+                if written:
+                    word = written
+                    break
+            self._written[term] = word  # every thread writes the same value
+        return word
+
+    def _words_of(self, p: Product) -> dict[str, str]:
+        """Index term -> word as written, over the product's indexed text."""
+        info = self._catalog.categories.get(p.category)
+        texts = [p.title, p.title_zh, p.brand, p.category, p.category_zh, p.description,
+                 p.description_zh, *map(str, p.attributes.values())]
+        if info is not None:
+            texts += [info.zh, *info.aliases]
+        words: dict[str, str] = {}
+        for text in texts:
+            for token, surface in tokenize_with_surface(text.replace(">", " ")):
+                words.setdefault(token, surface)
+        return words
 
     # -- filters ----------------------------------------------------------------------
 
