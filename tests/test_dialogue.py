@@ -221,3 +221,12 @@ async def test_references_without_a_number(chat: Chat) -> None:
     assert chat.last[0].kind == "compare" and len(chat.last[0].products) == len(shown)
     await chat.say("tell me more")
     assert chat.last[0].kind == "notice" and "1 to 5" in chat.text()
+
+
+async def test_typos_still_find_the_products(chat: Chat, demo_catalog: Catalog) -> None:
+    await chat.say("waterprof runing earbudz under 300")
+    typed = chat.products()
+    assert 3 <= len(typed) <= 5 and all(p.price <= 300 for p in typed)
+    for p in typed:
+        product = demo_catalog.get(p.id)
+        assert "Headphones" in product.category and "waterproof" in product.features
