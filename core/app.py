@@ -100,8 +100,8 @@ def lexical_base(settings: Settings, catalog: Catalog, mode: str) -> LexicalReco
     dense retriever (``with_dense`` gives it one)."""
     from core.lexical import LexicalRecommender
 
-    if mode == "dense":
-        return LexicalRecommender(catalog, dense_weight=1.0, dense_min_similarity=-1.0)
+    if mode == "dense":  # the encoder alone: no feedback round either
+        return LexicalRecommender(catalog, dense_weight=1.0, dense_min_similarity=-1.0, feedback=0)
     return LexicalRecommender(catalog, dense_weight=settings.dense_weight)
 
 
