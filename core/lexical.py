@@ -444,7 +444,7 @@ class LexicalRecommender:
         # probably meant, shown to the customer the way the catalog writes it.
         for token, n in counts.items():
             if token not in self._index and not is_cjk(token):
-                for guess in self._speller.suggest(token):
+                for guess in self._speller.suggest(token, query.surfaces[token]):
                     if guess not in query.terms:
                         query.terms[guess] = SPELLING_WEIGHT * n
                         query.surfaces.setdefault(guess, self._catalog_word(guess))

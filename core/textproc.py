@@ -60,7 +60,8 @@ _EN_STOPWORDS = frozenset(
     good best nice great cheap cheaper one ones thing things kind sort type
     under below less than within around about approximately budget price priced
     yuan rmb cny usd dollar dollars bucks kuai
-    """.split()
+    don doesn didn isn aren wasn weren won wouldn couldn shouldn hasn haven hadn ain
+    """.split()  # the last line: what "didn't" leaves once the apostrophe splits it
 )
 
 _ZH_STOPWORDS = frozenset(

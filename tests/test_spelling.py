@@ -8,7 +8,7 @@ import pytest
 from core.catalog import Catalog, Product
 from core.lexical import LexicalRecommender
 from core.recommender import SearchRequest
-from core.spelling import Speller
+from core.spelling import Speller, english_words
 
 VOCABULARY = [
     ("filter", 40), ("fitter", 3), ("grommet", 5), ("quarter", 12), ("round", 30),
@@ -22,7 +22,7 @@ VOCABULARY = [
 
 @pytest.fixture(scope="module")
 def speller() -> Speller:
-    return Speller(VOCABULARY)
+    return Speller(VOCABULARY, known=frozenset)  # no dictionary: every unknown word is a typo
 
 
 def test_one_edit_prefers_the_first_letter_then_the_common_word(speller: Speller) -> None:
@@ -46,6 +46,19 @@ def test_run_together_words_split_into_catalog_words(speller: Speller) -> None:
 def test_sizes_give_their_numbers(speller: Speller) -> None:
     assert speller.suggest("10x20") == ("10", "20")
     assert speller.suggest("3.5x10x99") == ("3.5", "10")  # 99 is in no title
+
+
+def test_english_words_are_never_corrected() -> None:
+    # Words a catalog of taps and tents does not use, but nobody misspelt.
+    speller = Speller([("chain", 5), ("thanks", 3), ("tank", 4), ("book", 9), ("back", 2),
+                       ("paper", 6), ("filter", 8)])
+    for word in ("chairs", "think", "thank", "paperback", "bock"):
+        assert speller.suggest(word) == (), word
+    assert speller.suggest("fulter") == ("filter",)
+    # The customer's word as written decides, not its stem: "fulters" is no word either.
+    assert speller.suggest("fulter", "fulters") == ("filter",)
+    assert speller.suggest("chair", "chairs") == ()
+    assert "chairs" in english_words() and "fulters" not in english_words()
 
 
 def test_no_guess_for_short_rare_or_foreign_words(speller: Speller) -> None:
