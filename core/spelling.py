@@ -47,7 +47,8 @@ def english_words() -> Container[str]:
     """The English dictionary, loaded once (a quarter of a second) on first use."""
     from spellchecker import SpellChecker
 
-    words: Container[str] = SpellChecker(language="en", distance=1).word_frequency
+    # WordFrequency.__contains__ is typed for a key, not for any object as Container's.
+    words: Container[str] = SpellChecker(language="en", distance=1).word_frequency  # type: ignore[assignment]
     return words
 
 
