@@ -5,7 +5,9 @@ each passage text) and ``vectors`` (float32, one row per key), plus ``meta.json`
 people.  One file holds both arrays so that it can be replaced atomically (written to a
 temporary file, then renamed): two processes starting at once both encode and the last
 writer wins; a reader never sees a torn or mismatched pair.  A file that cannot be read
-is logged and treated as empty.
+is logged and treated as empty.  Rows no product uses any more are kept (the newest first,
+up to KEEP_STALE), so that switching between catalogs on one machine (the shop's, an
+evaluation set's, the demo) does not encode each again.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from core.catalog import Product
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "vectors.npz"
+KEEP_STALE = 100_000  # rows of other catalogs kept: 150 MB at 384 dimensions
 _CHUNK = 8192
 
 
@@ -63,7 +66,8 @@ def text_key(text: str) -> str:
 @dataclass(frozen=True)
 class CacheStats:
     """What a load did: ``reused`` rows came from the cache, ``encoded`` were computed
-    (unique texts), ``dropped`` cached rows no product uses any more."""
+    (unique texts); of the cached rows no product uses any more, ``stale`` stay in the
+    cache and ``dropped`` were removed from it."""
 
     products: int
     reused: int
@@ -71,6 +75,7 @@ class CacheStats:
     dropped: int
     seconds: float
     path: Path
+    stale: int = 0
 
 
 class LoadResult(NamedTuple):
@@ -85,11 +90,13 @@ def load_or_encode(
     *,
     text_of: Callable[[Product], str] = passage_text,
     batch_size: int = 64,
+    keep_stale: int = KEEP_STALE,
 ) -> LoadResult:
     """Vectors for ``products`` (float32, (len(products), dim), rows in product order).
 
     Rows whose passage text is cached under this encoder's fingerprint are reused; the
-    rest are encoded and the cache is rewritten to hold exactly the current texts.
+    rest are encoded and the cache is rewritten to hold the current texts, then up to
+    ``keep_stale`` of the rows no product uses now (those written most recently first).
     Called once at start (or catalog reload), from a worker thread: encoding blocks.
     """
     started = time.perf_counter()
@@ -112,22 +119,27 @@ def load_or_encode(
     vectors[~hit] = fresh[[fresh_row[key] for key, found in zip(keys, hit) if not found]]
 
     wanted = set(keys)
-    dropped = sum(1 for key in cached_keys if key not in wanted)
+    stale = [i for i, key in enumerate(cached_keys) if key not in wanted]
+    kept = stale[:max(keep_stale, 0)]
+    dropped = len(stale) - len(kept)
     if missing or dropped:
         unique = list(dict.fromkeys(keys))
         first_row = {key: i for i, key in reversed(list(enumerate(keys)))}
         try:
-            _write(path, unique, vectors[[first_row[key] for key in unique]], encoder)
+            _write(path, unique + [cached_keys[i] for i in kept],
+                   np.concatenate([vectors[[first_row[key] for key in unique]], cached[kept]]),
+                   encoder)
         except OSError as exc:  # a read-only image or volume: serve from memory, encode again next start
             log.warning("product vectors not cached (%s): set DAOGOU_VECTOR_CACHE to a writable directory "
                         "so the next start does not encode them again", exc)
     stats = CacheStats(
         products=len(products), reused=int(hit.sum()), encoded=len(missing),
-        dropped=dropped, seconds=time.perf_counter() - started, path=path,
+        dropped=dropped, seconds=time.perf_counter() - started, path=path, stale=len(kept),
     )
     log.info(
-        "product vectors: %d products, %d reused, %d encoded, %d dropped, %.1f s (%s)",
-        stats.products, stats.reused, stats.encoded, stats.dropped, stats.seconds, path,
+        "product vectors: %d products, %d reused, %d encoded, %d dropped, %d kept of other catalogs, "
+        "%.1f s (%s)", stats.products, stats.reused, stats.encoded, stats.dropped, stats.stale,
+        stats.seconds, path,
     )
     return LoadResult(vectors, stats)
 

@@ -70,7 +70,7 @@ def test_changed_product_is_encoded_alone(tmp_path: Path) -> None:
     encoder.encoded.clear()
     vectors, stats = load_or_encode(items, encoder, tmp_path)
     assert encoder.encoded == [passage_text(items[7])]
-    assert (stats.reused, stats.encoded, stats.dropped) == (19, 1, 1)
+    assert (stats.reused, stats.encoded, stats.dropped, stats.stale) == (19, 1, 0, 1)
     np.testing.assert_array_equal(vectors, expected(encoder, items))
 
 
@@ -81,15 +81,36 @@ def test_added_removed_and_reordered_products(tmp_path: Path) -> None:
     new = products(35)[30:]
     current = list(reversed(items[5:])) + new  # p0..p4 removed, five added, order changed
     encoder.encoded.clear()
-    vectors, stats = load_or_encode(current, encoder, tmp_path)
+    vectors, stats = load_or_encode(current, encoder, tmp_path, keep_stale=0)
     assert sorted(encoder.encoded) == sorted(passage_text(p) for p in new)
-    assert (stats.reused, stats.encoded, stats.dropped) == (25, 5, 5)
+    assert (stats.reused, stats.encoded, stats.dropped, stats.stale) == (25, 5, 5, 0)
     np.testing.assert_array_equal(vectors, expected(encoder, current))
     # The rewritten cache holds exactly the current products: a reload encodes nothing.
     encoder.encoded.clear()
     again, stats = load_or_encode(current, encoder, tmp_path)
     assert encoder.encoded == [] and stats.dropped == 0
     np.testing.assert_array_equal(again, vectors)
+
+
+def test_switching_catalogs_encodes_neither_again(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    shop, evaluation = products(30), [replace(p, id=f"e{i}", title=f"eval {i}") for i, p in enumerate(products(40))]
+    load_or_encode(shop, encoder, tmp_path)
+    _, stats = load_or_encode(evaluation, encoder, tmp_path)
+    assert (stats.encoded, stats.stale, stats.dropped) == (40, 30, 0)
+    encoder.encoded.clear()
+    back, stats = load_or_encode(shop, encoder, tmp_path)
+    assert encoder.encoded == [] and stats.reused == 30
+    np.testing.assert_array_equal(back, expected(encoder, shop))
+    _, stats = load_or_encode(evaluation, encoder, tmp_path)
+    assert encoder.encoded == [] and stats.reused == 40
+    # Past keep_stale the rows written longest ago go first: 65 are stale, the evaluation's
+    # 40 (written last) and 25 of the shop's.
+    _, stats = load_or_encode(products(5), encoder, tmp_path, keep_stale=50)
+    assert (stats.stale, stats.dropped) == (50, 15)
+    encoder.encoded.clear()
+    load_or_encode(shop, encoder, tmp_path)
+    assert sorted(encoder.encoded) == sorted(passage_text(p) for p in shop[15:])
 
 
 def test_duplicate_texts_are_encoded_once(tmp_path: Path) -> None:
