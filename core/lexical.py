@@ -27,9 +27,11 @@ from core.catalog import Catalog, Product
 from core.dense_api import DenseQuery, DenseRetriever, refined
 from core.fusion import FUSIONS, fuse
 from core.lexicon import FEATURES, features_in
-from core.product_text import category_parts, colour_size_tokens, feature_tokens, model_line, product_fields
+from core.product_text import (
+    category_parts, colour_size_tokens, feature_tokens, model_line, product_fields, written_words,
+)
 from core.recommender import Hit, SearchRequest
-from core.spelling import Speller
+from core.spelling import Speller, english_words
 from core.textproc import cjk_chars, is_cjk, normalize, tokenize, tokenize_with_surface
 
 __all__ = ["FUSIONS", "BM25Index", "LexicalRecommender", "fuse"]
@@ -169,6 +171,7 @@ class LexicalRecommender:
             k1=k1, b=b,
         )
         self._speller = Speller(self._index.vocabulary())
+        english_words()  # loaded once per process (0.2 s) here, not on a customer's first typo
         self._written: dict[str, str] = {}  # index term -> a catalog word it came from
 
     def _build_categories(self, products: Sequence[Product]) -> None:
@@ -477,25 +480,12 @@ class LexicalRecommender:
             word = term
             docs, _ = self._index.postings(term)
             for i in docs[:_WRITTEN_LOOKS].tolist():
-                written = self._words_of(self._products[i]).get(term)
+                written = written_words(self._catalog, self._products[i]).get(term)
                 if written:
                     word = written
                     break
             self._written[term] = word  # every thread writes the same value
         return word
-
-    def _words_of(self, p: Product) -> dict[str, str]:
-        """Index term -> word as written, over the product's indexed text."""
-        info = self._catalog.categories.get(p.category)
-        texts = [p.title, p.title_zh, p.brand, p.category, p.category_zh, p.description,
-                 p.description_zh, *map(str, p.attributes.values())]
-        if info is not None:
-            texts += [info.zh, *info.aliases]
-        words: dict[str, str] = {}
-        for text in texts:
-            for token, surface in tokenize_with_surface(text.replace(">", " ")):
-                words.setdefault(token, surface)
-        return words
 
     # -- filters ----------------------------------------------------------------------
 

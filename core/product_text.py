@@ -15,7 +15,10 @@ from core.catalog import Catalog, Product
 from core.lexicon import FEATURES
 from core.textproc import cjk_chars, normalize, tokenize, tokenize_with_surface
 
-__all__ = ["category_parts", "colour_size_tokens", "feature_tokens", "model_line", "product_fields"]
+__all__ = [
+    "category_names", "category_parts", "colour_size_tokens", "feature_tokens", "model_line",
+    "product_fields", "written_words",
+]
 
 _COLOUR_SIZE_WORDS = """
     black white silver gold grey gray blue red green pink purple yellow orange brown beige
@@ -50,11 +53,7 @@ def product_fields(
         key = (p.category, p.category_zh)
         category = categories.get(key)
         if category is None:
-            info = catalog.categories.get(p.category)
-            names_of = [p.category, p.category_zh]
-            if info is not None:
-                names_of += [info.zh, *info.aliases]
-            text = " ".join(name.replace(">", " ") for name in names_of if name)
+            text = " ".join(category_names(catalog, p))
             category = categories[key] = (text, tokenize(text))
         body = " ".join(
             part for part in (p.description, p.description_zh,
@@ -68,6 +67,28 @@ def product_fields(
             "body": body,
             "chars": () if chars.isascii() else cjk_chars(chars),
         }
+
+
+def category_names(catalog: Catalog, p: Product) -> list[str]:
+    """The product's category in both languages and the category's aliases, path
+    separators as spaces: the category field of the index."""
+    info = catalog.categories.get(p.category)
+    names = [p.category, p.category_zh]
+    if info is not None:
+        names += [info.zh, *info.aliases]
+    return [name.replace(">", " ") for name in names if name]
+
+
+def written_words(catalog: Catalog, p: Product, brand_aliases: Iterable[str] = ()) -> dict[str, str]:
+    """Index term -> the word as written, over every text the index reads of ``p``
+    (first spelling wins), so a term can be shown the way the catalog writes it."""
+    texts = [p.title, p.title_zh, p.brand, *brand_aliases, *category_names(catalog, p),
+             p.description, p.description_zh, *(f"{k} {v}" for k, v in p.attributes.items())]
+    words: dict[str, str] = {}
+    for text in texts:
+        for token, surface in tokenize_with_surface(text):
+            words.setdefault(token, surface)
+    return words
 
 
 def model_line(p: Product, colour_tokens: frozenset[str]) -> tuple[str, tuple[str, ...]]:
